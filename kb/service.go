@@ -23,6 +23,13 @@ type Indexer interface {
 	Remove(ctx context.Context, slug string) error
 }
 
+// Auditor records who changed which article; internal/auth's audit log
+// implements it through an adapter in main. action is article_created,
+// article_updated or article_deleted.
+type Auditor interface {
+	ArticleChanged(ctx context.Context, action, slug string)
+}
+
 // Feedback limits per client: one vote per article per FeedbackWindow, and
 // at most FeedbackPerHour votes in any hour across all articles.
 const (
@@ -34,6 +41,7 @@ const (
 type Service struct {
 	db      *sqlitedb.DB
 	indexer Indexer
+	auditor Auditor
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -47,6 +55,16 @@ func New(db *sqlitedb.DB, now func() time.Time, log *slog.Logger) *Service {
 // SetIndexer attaches the search index that follows article changes. It must
 // be called before the service is shared between goroutines.
 func (s *Service) SetIndexer(ix Indexer) { s.indexer = ix }
+
+// SetAuditor attaches the audit log. Like SetIndexer it must be called
+// before the service is shared.
+func (s *Service) SetAuditor(a Auditor) { s.auditor = a }
+
+func (s *Service) audit(ctx context.Context, action, slug string) {
+	if s.auditor != nil {
+		s.auditor.ArticleChanged(ctx, action, slug)
+	}
+}
 
 // Get returns the article with the given slug. Unpublished articles are
 // returned only when includeDrafts is set. It returns ErrNotFound.
@@ -134,6 +152,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Article, error) {
 	if err != nil {
 		return Article{}, apperr.Internal("kb: create article", err)
 	}
+	s.audit(ctx, "article_created", a.Slug)
 	s.reindex(ctx, a)
 	return a, nil
 }
@@ -159,6 +178,7 @@ func (s *Service) Update(ctx context.Context, slug string, p Patch) (Article, er
 		}
 		return Article{}, apperr.Internal("kb: update article", err)
 	}
+	s.audit(ctx, "article_updated", a.Slug)
 	s.reindex(ctx, a)
 	return a, nil
 }
@@ -182,6 +202,7 @@ func (s *Service) Delete(ctx context.Context, slug string) error {
 	if err != nil {
 		return apperr.Internal("kb: delete article", err)
 	}
+	s.audit(ctx, "article_deleted", slug)
 	if s.indexer != nil {
 		if err := s.indexer.Remove(ctx, slug); err != nil {
 			s.log.ErrorContext(ctx, "search index: remove article", "slug", slug, "err", err)

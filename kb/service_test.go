@@ -32,6 +32,7 @@ type recIndexer struct {
 	mu      sync.Mutex
 	upserts []string
 	removes []string
+	audits  []string
 }
 
 func (r *recIndexer) Upsert(_ context.Context, a Article) error {
@@ -39,6 +40,12 @@ func (r *recIndexer) Upsert(_ context.Context, a Article) error {
 	defer r.mu.Unlock()
 	r.upserts = append(r.upserts, a.Slug)
 	return nil
+}
+
+func (r *recIndexer) ArticleChanged(_ context.Context, action, slug string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.audits = append(r.audits, action+":"+slug)
 }
 
 func (r *recIndexer) Remove(_ context.Context, slug string) error {
@@ -59,6 +66,7 @@ func newTestService(t *testing.T) (*Service, *fakeClock, *recIndexer, *sqlitedb.
 	ix := &recIndexer{}
 	s := New(db, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.SetIndexer(ix)
+	s.SetAuditor(ix)
 	return s, clk, ix, db
 }
 
@@ -161,6 +169,9 @@ func TestCreateUpdateDelete(t *testing.T) {
 	}
 	if strings.Join(ix.upserts, ",") != "toner-care" || strings.Join(ix.removes, ",") != "toner-care,toner-care" {
 		t.Errorf("indexer saw upserts %v removes %v", ix.upserts, ix.removes)
+	}
+	if got := strings.Join(ix.audits, ","); got != "article_created:toner-care,article_updated:toner-care,article_deleted:toner-care" {
+		t.Errorf("audit saw %s", got)
 	}
 }
 
