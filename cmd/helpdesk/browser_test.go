@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// chromiumPath is Debian's Chromium, which the browser tests drive through
+// playwright-core. No test ever downloads a browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// requireBrowser skips the test when Chromium or the npm packages of the
+// browser suite are missing — unless running in CI (CI is set), where .ci/run
+// installs both and a skip would hide a broken suite, so it fails instead.
+func requireBrowser(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "static", "e2e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing string
+	if _, err := os.Stat(chromiumPath); err != nil {
+		missing = chromiumPath + " (apt-get install chromium)"
+	} else if _, err := exec.LookPath("node"); err != nil {
+		missing = "node"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+		missing = "static/e2e/node_modules (cd static/e2e && npm ci)"
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser tests need %s; .ci/run installs it", missing)
+		}
+		t.Skipf("browser tests skipped: %s is missing", missing)
+	}
+	return dir
+}
+
+// TestBrowser runs the node:test browser suite in static/e2e against a real
+// server with the starter knowledge base. Screenshots of every step go to
+// static/e2e/screenshots (or $SCREENSHOT_DIR).
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+	dir := requireBrowser(t)
+	ts := startServer(t, "", nil, "--hours", "Mon-Sun 00:00-24:00")
+
+	shots := os.Getenv("SCREENSHOT_DIR")
+	if shots == "" {
+		shots = filepath.Join(dir, "screenshots")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HELPDESK_URL="+ts.URL, "SCREENSHOT_DIR="+shots)
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser suite output:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser suite failed: %v\n%s\nserver logs:\n%s", err, out, ts.Logs.String())
+	}
+}

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/printshop/helpdesk/faq"
+	"github.com/printshop/helpdesk/internal/auth"
+	"github.com/printshop/helpdesk/internal/config"
+	"github.com/printshop/helpdesk/internal/helpcenter"
+	"github.com/printshop/helpdesk/internal/hours"
+	"github.com/printshop/helpdesk/internal/logging"
+	"github.com/printshop/helpdesk/internal/mail"
+	"github.com/printshop/helpdesk/internal/nodedir"
+	"github.com/printshop/helpdesk/internal/server"
+	"github.com/printshop/helpdesk/internal/sqlitedb"
+	"github.com/printshop/helpdesk/kb"
+	"github.com/printshop/helpdesk/tickets"
+)
+
+// core is what every subcommand that touches data opens: the database and
+// the services and indexes built on it.
+type core struct {
+	cfg  config.Config
+	log  *slog.Logger
+	now  func() time.Time
+	reg  *prometheus.Registry
+	db   *sqlitedb.DB
+	kb   *kb.Service
+	faq  *faq.Index
+	auth *auth.Service
+	tix  *tickets.Service
+	sche *hours.Schedule
+	node *nodedir.Dir // this process's folder for its search indexes
+}
+
+// openCore opens the data folder. The caller must call close.
+func openCore(ctx context.Context, cfg config.Config, log *slog.Logger) (*core, error) {
+	c := &core{cfg: cfg, log: log, now: time.Now, reg: prometheus.NewRegistry()}
+	c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(cfg.Data, "helpdesk.db"))
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	c.db = db
+	c.kb = kb.New(db, c.now, log)
+	n, err := c.kb.SeedIfEmpty(ctx)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	if n > 0 {
+		log.InfoContext(ctx, "loaded the starter knowledge base", "articles", n)
+	}
+	if c.node, err = nodedir.Acquire(filepath.Join(cfg.Data, "index")); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.faq, err = faq.Open(filepath.Join(c.node.Path, "faq"), c.kb, faq.Options{Logger: log, Registerer: c.reg})
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("faq index: %w", err)
+	}
+	c.kb.SetIndexer(c.faq)
+	c.auth = auth.New(db, auth.Options{Now: c.now, Logger: log, SecureCookies: cfg.PublicURL.Scheme == "https"})
+	c.kb.SetAuditor(articleAudit{c.auth, log})
+	c.sche = hours.New(cfg.Hours, cfg.Timezone, cfg.Holidays)
+
+	sender, err := outboundSender(cfg)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	inboxes := make([]tickets.Inbox, len(cfg.Inboxes))
+	for i, in := range cfg.Inboxes {
+		inboxes[i] = tickets.Inbox{Address: in.Address, Queue: in.Queue}
+	}
+	c.tix, err = tickets.New(db, tickets.Options{
+		Inboxes:    inboxes,
+		DataDir:    cfg.Data,
+		IndexDir:   filepath.Join(c.node.Path, "tickets"),
+		Sender:     sender,
+		PublicURL:  cfg.PublicURL.String(),
+		Schedule:   c.sche,
+		Now:        c.now,
+		Logger:     log,
+		Registerer: c.reg,
+	})
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("tickets: %w", err)
+	}
+	return c, nil
+}
+
+// outboundSender is the relay when one is configured, else the outbox
+// folder, where every message is written once sent as one .eml file.
+func outboundSender(cfg config.Config) (tickets.Sender, error) {
+	if cfg.SMTPRelay == "" {
+		return mail.NewOutbox(filepath.Join(cfg.Data, "outbox")), nil
+	}
+	r, err := mail.NewRelay(cfg.SMTPRelay, mail.RelayOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-relay: %w", err)
+	}
+	return r, nil
+}
+
+func (c *core) close() {
+	if c.tix != nil {
+		if err := c.tix.Close(); err != nil {
+			c.log.Error("close tickets", "err", err)
+		}
+	}
+	if c.faq != nil {
+		if err := c.faq.Close(); err != nil {
+			c.log.Error("close faq index", "err", err)
+		}
+	}
+	if c.db != nil {
+		if err := c.db.Close(); err != nil {
+			c.log.Error("close database", "err", err)
+		}
+	}
+	if err := c.node.Release(); err != nil {
+		c.log.Error("release index folder", "err", err)
+	}
+}
+
+// loadConfig parses a subcommand's flags. done is set when the command
+// should stop without error (-h).
+func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (cfg config.Config, done bool, err error) {
+	fs, load := config.FlagSet(name, getenv, stderr)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return cfg, done, err
+	}
+	cfg, err = load()
+	return cfg, false, err
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, done, err := loadConfig("serve", args, getenv, stderr)
+	if done || err != nil {
+		return err
+	}
+	log := logging.New(stderr, cfg.LogLevel)
+
+	c, err := openCore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+
+	if n, err := c.auth.CountAgents(ctx); err != nil {
+		return err
+	} else if n == 0 {
+		log.WarnContext(ctx, "no agents yet; create the first admin with: helpdesk agent add --email you@example.com --name 'Your Name' --role admin --password-stdin --data "+cfg.Data)
+	}
+	srv, err := newServer(c)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
+	}
+	var smtpLn net.Listener
+	if cfg.SMTPAddr != "" {
+		if smtpLn, err = net.Listen("tcp", cfg.SMTPAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --smtp-addr %s: %w", cfg.SMTPAddr, err)
+		}
+	}
+
+	// Background work lives until runCtx ends; every goroutine below exits
+	// then, and serve waits for them before closing the database.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := c.tix.Run(runCtx); err != nil {
+			log.Error("tickets background work stopped", "err", err)
+		}
+	}()
+	go func() { errc <- srv.Serve(ln) }() // exits when Shutdown is called
+
+	var smtpd *mail.SMTPServer
+	if smtpLn != nil {
+		smtpd = mail.NewSMTPServer(c.tix, mail.SMTPOptions{Domain: cfg.PublicURL.Hostname(), Logger: log})
+		go func() {
+			if err := smtpd.Serve(smtpLn); err != nil {
+				errc <- fmt.Errorf("smtp server: %w", err)
+			}
+		}()
+	}
+
+	base := "http://" + displayAddr(ln.Addr())
+	attrs := []any{"help_center", base + "/", "api", base + "/api/", "health", base + "/healthz", "metrics", base + "/metrics",
+		"public_url", cfg.PublicURL.String(), "index_folder", c.node.Path}
+	if smtpLn != nil {
+		attrs = append(attrs, "smtp", "smtp://"+displayAddr(smtpLn.Addr()))
+	}
+	log.InfoContext(ctx, "helpdesk is serving", attrs...)
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if smtpd != nil {
+		// Sessions in the middle of DATA finish (and get their 250) first.
+		if err := smtpd.Shutdown(sctx); err != nil {
+			log.Error("smtp shutdown", "err", err)
+		}
+	}
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("http shutdown", "err", err)
+	}
+	stopRun()
+	wg.Wait()
+	if serveErr != nil {
+		return serveErr
+	}
+	return nil
+}
+
+// newServer wires the HTTP server over an opened core.
+func newServer(c *core) (*server.Server, error) {
+	render := kb.NewRenderer()
+	pages, err := helpcenter.New(helpcenter.Options{
+		Articles:    c.kb,
+		Search:      c.faq,
+		Render:      render,
+		Departments: departments(c.cfg.Inboxes),
+		Hours:       c.cfg.Hours,
+		Location:    c.cfg.Timezone,
+		SiteName:    siteName,
+		Logger:      c.log,
+		Now:         c.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return server.New(server.Deps{
+		Config:   c.cfg,
+		Logger:   c.log,
+		Now:      c.now,
+		Registry: c.reg,
+		Schedule: c.sche,
+		Ready: []server.ReadyCheck{
+			{Name: "database", Check: c.db.Ping},
+			{Name: "search index", Check: func(context.Context) error { return c.faq.Ping() }},
+			{Name: "ticket index", Check: func(context.Context) error { return c.tix.PingIndex() }},
+		},
+		Auth:    auth.NewHandlers(c.auth),
+		KB:      kb.NewHandlers(c.kb, render, auth.IsAdmin),
+		FAQ:     faq.NewHandlers(c.faq),
+		Tickets: tickets.NewHandlers(c.tix),
+		Pages:   pages,
+	}), nil
+}
+
+// articleAudit writes knowledge-base edits into the security audit log.
+type articleAudit struct {
+	auth *auth.Service
+	log  *slog.Logger
+}
+
+func (a articleAudit) ArticleChanged(ctx context.Context, action, slug string) {
+	if err := a.auth.Record(ctx, auth.Event{Action: action, Target: "article:" + slug}); err != nil {
+		a.log.ErrorContext(ctx, "audit: record article change", "action", action, "slug", slug, "err", err)
+	}
+}
+
+// displayAddr turns a listen address into one a person can click: an
+// unspecified host (":8080", "[::]:8080") becomes localhost.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func reindex(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, done, err := loadConfig("reindex", args, getenv, stderr)
+	if done || err != nil {
+		return err
+	}
+	log := logging.New(stderr, cfg.LogLevel)
+	c, err := openCore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	fmt.Fprintln(stdout, "rebuilding the FAQ search index")
+	last := -1
+	err = c.faq.Rebuild(ctx, func(done, total int) {
+		pct := 100
+		if total > 0 {
+			pct = done * 100 / total
+		}
+		if pct != last && (pct%10 == 0 || done == total) {
+			fmt.Fprintf(stdout, "  faq: %d/%d articles (%d%%)\n", done, total, pct)
+			last = pct
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("reindex faq: %w", err)
+	}
+	n, _ := c.faq.DocCount()
+	fmt.Fprintf(stdout, "done: faq index holds %d articles\n", n)
+
+	fmt.Fprintln(stdout, "rebuilding the ticket search index")
+	last = -1
+	err = c.tix.Reindex(ctx, func(done, total int) {
+		pct := 100
+		if total > 0 {
+			pct = done * 100 / total
+		}
+		if pct != last && (pct%10 == 0 || done == total) {
+			fmt.Fprintf(stdout, "  tickets: %d/%d (%d%%)\n", done, total, pct)
+			last = pct
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("reindex tickets: %w", err)
+	}
+	fmt.Fprintln(stdout, "done: ticket index rebuilt")
+	return nil
+}

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/printshop/helpdesk/internal/auth"
+	"github.com/printshop/helpdesk/tickets"
+)
+
+// Guards, named for reading the route list below:
+//
+//	(none)        anyone, including anonymous customers
+//	agentOnly     a signed-in agent or admin (session cookie + CSRF, or API token)
+//	adminOnly     a signed-in admin
+var (
+	agentOnly = auth.RequireAgent
+	adminOnly = auth.RequireAdmin
+)
+
+// routes lists every endpoint the helpdesk serves. Guards are applied here,
+// per route or group, so who may call what is visible in one place.
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.recoverPanic, s.requestID, s.observe, securityHeaders, s.deps.Auth.Authenticate)
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.metricsHandler())
+
+	api := app.Group("/api")
+	api.Get("/status", s.status)
+
+	a := s.deps.Auth
+	api.Post("/auth/login", a.Login)
+	api.Post("/auth/logout", agentOnly, a.Logout)
+	api.Get("/auth/me", agentOnly, a.Me)
+	api.Post("/auth/password", agentOnly, a.ChangePassword)
+
+	api.Get("/admin/agents", adminOnly, a.ListAgents)
+	api.Post("/admin/agents", adminOnly, a.AddAgent)
+	api.Patch("/admin/agents/:id", adminOnly, a.UpdateAgent)
+	api.Post("/admin/agents/:id/password", adminOnly, a.ResetPassword)
+	api.Get("/admin/tokens", adminOnly, a.ListTokens)
+	api.Post("/admin/tokens", adminOnly, a.CreateToken)
+	api.Delete("/admin/tokens/:id", adminOnly, a.RevokeToken)
+	api.Get("/admin/audit", adminOnly, a.Audit)
+
+	if h := s.deps.FAQ; h != nil {
+		api.Get("/faq/search", h.Search)
+	}
+	if h := s.deps.KB; h != nil {
+		api.Get("/kb/categories", h.Categories)
+		api.Get("/kb/articles", h.List)
+		api.Get("/kb/articles/:slug", h.Get)
+		api.Post("/kb/articles/:slug/feedback", h.Feedback)
+		api.Post("/kb/articles", adminOnly, h.Create)
+		api.Patch("/kb/articles/:slug", adminOnly, h.Update)
+		api.Delete("/kb/articles/:slug", adminOnly, h.Delete)
+	}
+
+	if h := s.deps.Tickets; h != nil {
+		api.Post("/inbound/email", tickets.InboundGuard(s.deps.Config.InboundToken), h.InboundEmail)
+
+		api.Get("/tickets", agentOnly, h.List)
+		api.Get("/tickets/:id", agentOnly, h.Get)
+		api.Patch("/tickets/:id", agentOnly, h.Patch)
+		api.Post("/tickets/:id/replies", agentOnly, h.Reply)
+		api.Post("/tickets/:id/notes", agentOnly, h.Note)
+		api.Post("/tickets/:id/viewing", agentOnly, h.Viewing)
+		api.Get("/tickets/:id/attachments/:attachmentId", agentOnly, h.Attachment)
+		api.Get("/tickets/:id/canned/:cid", agentOnly, h.CannedRender)
+		api.Get("/canned", agentOnly, h.CannedList)
+		api.Post("/canned", agentOnly, h.CannedCreate)
+		api.Patch("/canned/:id", agentOnly, h.CannedUpdate)
+		api.Delete("/canned/:id", agentOnly, h.CannedDelete)
+	}
+
+	// Anything else under /api is a JSON 404, not a help-center page.
+	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+
+	if p := s.deps.Pages; p != nil {
+		app.Get("/", p.Home)
+		app.Get("/search", p.Search)
+		app.Get("/kb/category/:slug", p.Category)
+		app.Get("/kb/:slug", p.Article)
+		app.Get("/static/*", p.Assets)
+		// A person who follows a broken link gets the help center's
+		// not-found page; programs asking for JSON get the JSON error.
+		app.Use(func(c *fiber.Ctx) error {
+			if c.Method() == fiber.MethodGet && c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON) == fiber.MIMETextHTML {
+				return p.NotFound(c)
+			}
+			return fiber.ErrNotFound
+		})
+	}
+}

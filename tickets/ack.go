@@ -1,0 +1,146 @@
+package tickets
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/printshop/helpdesk/internal/mail"
+)
+
+// defaultAckText returns the built-in acknowledgement for a queue: the
+// contract's default queues each get their own wording, any other queue the
+// generic one.
+func defaultAckText(queue string) string {
+	intro := "Thank you for contacting {{queue}}. We have received your message and opened request #{{ticket_id}}. An agent will answer as soon as possible during our support hours."
+	switch queue {
+	case "Corporate Sales":
+		intro = "Thank you for your interest in our corporate programme. We have received your message as request #{{ticket_id}}, and a member of our corporate sales team will contact you shortly, usually within one business day."
+	case "School & Government":
+		intro = "Thank you for contacting our School & Government team. We have received your message as request #{{ticket_id}}. A specialist for education and public-sector accounts will answer soon; please keep any purchase order or quote number at hand."
+	}
+	return "Hello {{customer_name}},\n\n" + intro + "\n\n" +
+		"To add information, just reply to this email and keep [#{{ticket_id}}] in the subject.\n\n" +
+		"{{faq_block}}" +
+		"Kind regards,\n{{queue}}\n"
+}
+
+// ackEnabled reports whether new tickets in queue are acknowledged.
+func (s *Service) ackEnabled(queue string) bool {
+	if on, ok := s.opts.AckEnabled[queue]; ok {
+		return on
+	}
+	return !strings.EqualFold(queue, AbuseQueue)
+}
+
+// faqURL links the help-center search for a subject; "" without a public
+// URL or a subject.
+func (s *Service) faqURL(subject string) string {
+	subject = cleanSubject(subject)
+	if s.opts.PublicURL == "" || subject == "" {
+		return ""
+	}
+	return strings.TrimRight(s.opts.PublicURL, "/") + "/search?q=" + url.QueryEscape(subject)
+}
+
+// customerName is how we address the requester in mail when we know no name.
+func customerName(p Person) string {
+	if n := strings.TrimSpace(p.Name); n != "" {
+		return n
+	}
+	return "there"
+}
+
+// noReply reports whether addr is an address nobody reads, which must never
+// get automatic mail.
+func noReply(addr string) bool {
+	local, _, _ := strings.Cut(strings.ToLower(addr), "@")
+	for _, p := range []string{"mailer-daemon", "postmaster", "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "bounce"} {
+		if strings.HasPrefix(local, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// acknowledge queues the automatic "we got your message" email for a new
+// ticket, unless the queue does not acknowledge, the requester is one of us
+// or a no-reply address, or the requester already got too much automatic
+// mail from us recently (AutoMailPer10Min, AutoMailPerHour). Skips are
+// logged and counted, never errors.
+func (s *Service) acknowledge(ctx context.Context, tx *sql.Tx, t Ticket, msg *mail.Message, now time.Time) (bool, error) {
+	to := t.Requester.Email
+	skip := func(reason string) (bool, error) {
+		s.m.ackSkip.WithLabelValues(reason).Inc()
+		s.log.InfoContext(ctx, "tickets: acknowledgement not sent", "ticket", t.ID, "reason", reason)
+		return false, nil
+	}
+	switch {
+	case !s.ackEnabled(t.Queue):
+		return skip("queue")
+	case to == "" || !strings.Contains(to, "@"):
+		return skip("no_address")
+	case s.isOurAddress(to) || noReply(to):
+		return skip("no_reply_address")
+	}
+	var last10, lastHour int
+	if err := tx.QueryRowContext(ctx, `SELECT
+			COUNT(*) FILTER (WHERE created_at >= ?),
+			COUNT(*)
+		FROM outbound_mail WHERE automatic = 1 AND rcpt_to = ? AND created_at >= ?`,
+		fmtTime(now.Add(-10*time.Minute)), to, fmtTime(now.Add(-time.Hour))).Scan(&last10, &lastHour); err != nil {
+		return false, err
+	}
+	if last10 >= AutoMailPer10Min || lastHour >= AutoMailPerHour {
+		return skip("rate_limit")
+	}
+
+	text, ok := s.opts.AckText[t.Queue]
+	if !ok || strings.TrimSpace(text) == "" {
+		text = defaultAckText(t.Queue)
+	}
+	faq := s.faqURL(t.Subject)
+	faqBlock := ""
+	if faq != "" {
+		faqBlock = "While you wait, our help center may already have the answer:\n" + faq + "\n\n"
+	}
+	body := strings.NewReplacer(
+		"{{customer_name}}", customerName(t.Requester),
+		"{{ticket_id}}", strconv.FormatInt(t.ID, 10),
+		"{{queue}}", t.Queue,
+		"{{subject}}", t.Subject,
+		"{{faq_url}}", faq,
+		"{{faq_block}}", faqBlock,
+	).Replace(text)
+
+	replyTo := mail.Address{Address: plusAddress(t.Inbox, t.ID)}
+	out := mail.Outgoing{
+		From:      mail.Address{Name: t.Queue, Address: t.Inbox},
+		To:        []mail.Address{{Name: t.Requester.Name, Address: to}},
+		ReplyTo:   &replyTo,
+		Subject:   "[#" + strconv.FormatInt(t.ID, 10) + "] " + t.Subject,
+		Text:      body,
+		Automatic: true,
+		Date:      now,
+	}
+	if msg.MessageID != "" {
+		out.InReplyTo = msg.MessageID
+		out.References = append(append([]string(nil), msg.References...), msg.MessageID)
+	}
+	raw, mid, err := s.compose(out)
+	if err != nil {
+		// Customer-supplied names, subjects and Message-IDs end up in
+		// these headers; one that cannot be written must cost the
+		// acknowledgement, never the message (failing here would refuse
+		// the mail and have it retried forever).
+		s.log.WarnContext(ctx, "tickets: acknowledgement cannot be composed", "ticket", t.ID, "err", err)
+		return skip("compose")
+	}
+	if err := s.enqueue(ctx, tx, outMail{ticketID: t.ID, kind: "ack", automatic: true, out: out, raw: raw, messageID: mid}, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
