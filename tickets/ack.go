@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,12 +29,80 @@ func defaultAckText(queue string) string {
 		"Kind regards,\n{{queue}}\n"
 }
 
-// ackEnabled reports whether new tickets in queue are acknowledged.
+// AckPlaceholders are the placeholders an acknowledgement text may use.
+var AckPlaceholders = []string{"{{customer_name}}", "{{ticket_id}}", "{{queue}}", "{{subject}}", "{{faq_url}}", "{{faq_block}}"}
+
+// AckSetting is one inbox's acknowledgement as an admin set it while the
+// helpdesk runs (package settings stores it). It takes precedence over
+// Options.AckEnabled and Options.AckText for tickets opened by mail to that
+// inbox.
+type AckSetting struct {
+	Enabled bool
+	Text    string // "" means the text the options give (or the built-in one)
+}
+
+// SetAcks replaces every runtime acknowledgement setting, keyed by inbox
+// address (any case). Inboxes not in m go back to what the options say. It
+// is safe to call while mail is being ingested; m is copied.
+func (s *Service) SetAcks(m map[string]AckSetting) {
+	c := make(map[string]AckSetting, len(m))
+	for addr, a := range m {
+		c[strings.ToLower(strings.TrimSpace(addr))] = a
+	}
+	s.acks.Store(&c)
+}
+
+// Acks returns a copy of the runtime acknowledgement settings given to
+// SetAcks, keyed by lowercased inbox address.
+func (s *Service) Acks() map[string]AckSetting {
+	if m := s.acks.Load(); m != nil {
+		return maps.Clone(*m)
+	}
+	return map[string]AckSetting{}
+}
+
+// BaseAck returns the acknowledgement of mail to an inbox as the options
+// alone configure it, ignoring SetAcks: whether it is sent, and its text
+// (the built-in one when the options give none). ok is false for an address
+// that is not an inbox.
+func (s *Service) BaseAck(address string) (a AckSetting, ok bool) {
+	in, ok := s.byAddr[strings.ToLower(strings.TrimSpace(address))]
+	if !ok {
+		return AckSetting{}, false
+	}
+	return AckSetting{Enabled: s.ackEnabled(in.Queue), Text: s.baseAckText(in.Queue)}, true
+}
+
+// ackEnabled reports whether new tickets in queue are acknowledged, by the
+// options alone.
 func (s *Service) ackEnabled(queue string) bool {
 	if on, ok := s.opts.AckEnabled[queue]; ok {
 		return on
 	}
 	return !strings.EqualFold(queue, AbuseQueue)
+}
+
+// baseAckText is the acknowledgement text for queue by the options alone.
+func (s *Service) baseAckText(queue string) string {
+	if text, ok := s.opts.AckText[queue]; ok && strings.TrimSpace(text) != "" {
+		return text
+	}
+	return defaultAckText(queue)
+}
+
+// ackFor returns whether a new ticket that came in to inbox in queue is
+// acknowledged and with which text: the runtime setting of the inbox if
+// there is one, else the options.
+func (s *Service) ackFor(inbox, queue string) (bool, string) {
+	if m := s.acks.Load(); m != nil {
+		if a, ok := (*m)[strings.ToLower(inbox)]; ok {
+			if strings.TrimSpace(a.Text) == "" {
+				return a.Enabled, s.baseAckText(queue)
+			}
+			return a.Enabled, a.Text
+		}
+	}
+	return s.ackEnabled(queue), s.baseAckText(queue)
 }
 
 // faqURL links the help-center search for a subject; "" without a public
@@ -73,13 +142,14 @@ func noReply(addr string) bool {
 // logged and counted, never errors.
 func (s *Service) acknowledge(ctx context.Context, tx *sql.Tx, t Ticket, msg *mail.Message, now time.Time) (bool, error) {
 	to := t.Requester.Email
+	enabled, text := s.ackFor(t.Inbox, t.Queue)
 	skip := func(reason string) (bool, error) {
 		s.m.ackSkip.WithLabelValues(reason).Inc()
 		s.log.InfoContext(ctx, "tickets: acknowledgement not sent", "ticket", t.ID, "reason", reason)
 		return false, nil
 	}
 	switch {
-	case !s.ackEnabled(t.Queue):
+	case !enabled:
 		return skip("queue")
 	case to == "" || !strings.Contains(to, "@"):
 		return skip("no_address")
@@ -98,10 +168,6 @@ func (s *Service) acknowledge(ctx context.Context, tx *sql.Tx, t Ticket, msg *ma
 		return skip("rate_limit")
 	}
 
-	text, ok := s.opts.AckText[t.Queue]
-	if !ok || strings.TrimSpace(text) == "" {
-		text = defaultAckText(t.Queue)
-	}
 	faq := s.faqURL(t.Subject)
 	faqBlock := ""
 	if faq != "" {

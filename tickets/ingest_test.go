@@ -366,6 +366,57 @@ func TestAcknowledgement(t *testing.T) {
 	}
 }
 
+// TestSetAcks checks the runtime acknowledgement settings an admin saves:
+// they switch an inbox's acknowledgement on or off and reword it, take
+// precedence over the options, and an empty text falls back to them.
+func TestSetAcks(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.AckText = map[string]string{"Corporate Sales": "Options text {{ticket_id}}"}
+	})
+	base, ok := e.svc.BaseAck("Corporate@Example.com")
+	if !ok || !base.Enabled || base.Text != "Options text {{ticket_id}}" {
+		t.Fatalf("BaseAck(corporate) = %+v, %v", base, ok)
+	}
+	if abuse, _ := e.svc.BaseAck("abuse@example.com"); abuse.Enabled {
+		t.Error("abuse inbox acknowledged by default")
+	}
+	if _, ok := e.svc.BaseAck("nobody@example.com"); ok {
+		t.Error("BaseAck of an address that is not an inbox")
+	}
+
+	e.svc.SetAcks(map[string]AckSetting{
+		"SUPPORT@example.com":   {Enabled: true, Text: "Runtime {{ticket_id}} for {{customer_name}}"},
+		"abuse@example.com":     {Enabled: true},
+		"corporate@example.com": {Enabled: false, Text: "never sent"},
+	})
+	if got := e.svc.Acks(); len(got) != 3 || got["support@example.com"].Text == "" {
+		t.Errorf("Acks() = %v", got)
+	}
+	sup := e.ingest(testMail{From: "ann@customer.example", FromName: "Ann", Subject: "Ink", MessageID: "ra1@customer.example"})
+	if out := e.outbound(sup.TicketID); len(out) != 1 {
+		t.Fatalf("support: %d acks, want 1", len(out))
+	} else if body, want := parsed(out[0].Raw).Text, fmt.Sprintf("Runtime %d for Ann", sup.TicketID); !strings.Contains(body, want) {
+		t.Errorf("support ack = %q, want it to contain %q", body, want)
+	}
+	abuse := e.ingest(testMail{From: "reporter@reports.example", Subject: "Spam", MessageID: "ra2@reports.example"}, "abuse@example.com")
+	if out := e.outbound(abuse.TicketID); len(out) != 1 {
+		t.Fatalf("abuse switched on: %d acks, want 1", len(out))
+	} else if body := parsed(out[0].Raw).Text; !strings.Contains(body, "Thank you for contacting Abuse Reports") {
+		t.Errorf("abuse ack with empty runtime text = %q, want the default text", body)
+	}
+	corp := e.ingest(testMail{From: "ann@customer.example", Subject: "Bulk", MessageID: "ra3@customer.example"}, "corporate@example.com")
+	if n := len(e.outbound(corp.TicketID)); n != 0 {
+		t.Errorf("corporate switched off: %d acks", n)
+	}
+
+	// Clearing the settings returns every inbox to its options.
+	e.svc.SetAcks(nil)
+	corp2 := e.ingest(testMail{From: "bea@customer.example", Subject: "Bulk again", MessageID: "ra4@customer.example"}, "corporate@example.com")
+	if out := e.outbound(corp2.TicketID); len(out) != 1 || !strings.Contains(parsed(out[0].Raw).Text, fmt.Sprintf("Options text %d", corp2.TicketID)) {
+		t.Errorf("corporate after SetAcks(nil): %+v", out)
+	}
+}
+
 func TestAckCaps(t *testing.T) {
 	e := newEnv(t)
 	acks := func() int {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,6 +119,7 @@ type Service struct {
 	index      *searchIndex
 	viewers    Viewers
 	m          *metrics
+	acks       atomic.Pointer[map[string]AckSetting] // runtime overrides by inbox address; see SetAcks
 
 	// wake nudges the outbound worker after a commit that queued mail. It
 	// holds at most one pending nudge; more would say nothing new.

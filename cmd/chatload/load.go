@@ -198,7 +198,8 @@ func load(ctx context.Context, cfg config, out io.Writer) error {
 		// Customers: hello, a first message (which queues the chat), then
 		// wait until an agent accepted before the measured window.
 		interval := time.Duration(float64(time.Second) * float64(cfg.customers) / cfg.rate)
-		ready := make(chan struct{})
+		ready, stop := make(chan struct{}), make(chan struct{})
+		var cwg sync.WaitGroup
 		for i := 0; i < cfg.customers; i++ {
 			c, err := d.dial(ctx, "/ws/chat", nil)
 			if err != nil {
@@ -206,10 +207,10 @@ func load(ctx context.Context, cfg config, out io.Writer) error {
 			}
 			conns.Store(c, struct{}{})
 			st.connected.Add(1)
-			wg.Add(1)
+			cwg.Add(1)
 			go func(i int) {
-				defer wg.Done()
-				runCustomer(ctx, c, i, interval, ready, st)
+				defer cwg.Done()
+				runCustomer(ctx, c, i, interval, ready, stop, st)
 			}(i)
 		}
 		deadline := time.Now().Add(cfg.warmup)
@@ -229,6 +230,8 @@ func load(ctx context.Context, cfg config, out io.Writer) error {
 		}
 		st.measuring.Store(false)
 		el := time.Since(start).Seconds()
+		close(stop) // customers end their chats, freeing the agents' slots
+		cwg.Wait()
 		acked, sent, delivered := st.acked.Load(), st.sent.Load(), st.delivered.Load()
 		st.mu.Lock()
 		lat := slices.Clone(st.latencies)
@@ -248,6 +251,12 @@ func load(ctx context.Context, cfg config, out io.Writer) error {
 	report("errors: %d %v", st.errors.Load(), st.errSample)
 	st.mu.Unlock()
 
+	if cfg.hold > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(cfg.hold):
+		}
+	}
 	cancel()
 	conns.Range(func(k, _ any) bool {
 		k.(*fws.Conn).Close()
@@ -320,8 +329,9 @@ func runAgent(ctx context.Context, c *fws.Conn, st *stats) {
 }
 
 // runCustomer says hello and a first message, waits for ready, then sends
-// a message every interval, each carrying its send time.
-func runCustomer(ctx context.Context, c *fws.Conn, i int, interval time.Duration, ready <-chan struct{}, st *stats) {
+// a message every interval, each carrying its send time, until stop, when
+// it ends the chat.
+func runCustomer(ctx context.Context, c *fws.Conn, i int, interval time.Duration, ready, stop <-chan struct{}, st *stats) {
 	var wmu sync.Mutex
 	write := func(v any) bool {
 		wmu.Lock()
@@ -372,12 +382,14 @@ func runCustomer(ctx context.Context, c *fws.Conn, i int, interval time.Duration
 	}
 	select {
 	case <-ready:
+	case <-stop:
 	case <-ctx.Done():
 		return
 	}
 	// Spread the customers' sends over the interval.
 	select {
 	case <-time.After(time.Duration(int64(interval) * int64(i%1000) / 1000)):
+	case <-stop:
 	case <-ctx.Done():
 		return
 	}
@@ -386,6 +398,9 @@ func runCustomer(ctx context.Context, c *fws.Conn, i int, interval time.Duration
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
+			return
+		case <-stop:
+			write(map[string]any{"type": "close"})
 			return
 		case <-t.C:
 		}

@@ -30,6 +30,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +73,7 @@ type config struct {
 	limitRate  float64
 	readBuffer int
 	warmup     time.Duration
+	hold       time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -95,6 +99,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.Float64Var(&cfg.limitRate, "limit-rate", 20, "-self/-serve: per-connection frame rate limit for customers (agents get 10x)")
 	fs.IntVar(&cfg.readBuffer, "read-buffer", 16<<10, "-self/-serve: fasthttp read buffer per connection (internal/server uses 16 KiB)")
 	fs.DurationVar(&cfg.warmup, "warmup", 30*time.Second, "longest wait for every customer to be assigned an agent")
+	fs.DurationVar(&cfg.hold, "hold", 0, "keep the sockets open this long after the report (or until interrupted)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -129,6 +134,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		cfg.url, cfg.tokens = h.url, h.tokens
 		if cfg.serve {
 			fmt.Fprintf(out, "serving %s (pid %d); agent tokens: %s\n", h.url, os.Getpid(), strings.Join(h.tokens, " "))
+			memStatsOnSignal(ctx, out)
 			<-ctx.Done()
 			return nil
 		}
@@ -194,4 +200,36 @@ func rssKB(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS line")
+}
+
+// memStatsOnSignal, whenever the process gets SIGUSR1, collects garbage,
+// returns free memory to the OS and prints the Go runtime's memory figures
+// and the resident set size, to see where a socket's memory goes.
+func memStatsOnSignal(ctx context.Context, out io.Writer) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				debug.FreeOSMemory() // a GC, and freed memory back to the OS
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				rss, _ := rssKB(os.Getpid())
+				fmt.Fprintf(out, "goroutines %d; heap in use %d KiB; stacks %d KiB; other runtime %d KiB; sys %d KiB; RSS %d KiB\n",
+					runtime.NumGoroutine(), m.HeapInuse>>10, m.StackInuse>>10,
+					(m.MSpanInuse+m.MCacheInuse+m.BuckHashSys+m.GCSys+m.OtherSys)>>10, m.Sys>>10, rss)
+				if path := os.Getenv("CHATLOAD_HEAP_PROFILE"); path != "" {
+					if f, err := os.Create(path); err == nil {
+						_ = pprof.WriteHeapProfile(f)
+						f.Close()
+						fmt.Fprintf(out, "heap profile written to %s\n", path)
+					}
+				}
+			}
+		}
+	}()
 }

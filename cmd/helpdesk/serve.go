@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,12 +19,15 @@ import (
 	"github.com/printshop/helpdesk/faq"
 	"github.com/printshop/helpdesk/internal/auth"
 	"github.com/printshop/helpdesk/internal/config"
+	"github.com/printshop/helpdesk/internal/console"
 	"github.com/printshop/helpdesk/internal/helpcenter"
 	"github.com/printshop/helpdesk/internal/hours"
 	"github.com/printshop/helpdesk/internal/logging"
 	"github.com/printshop/helpdesk/internal/mail"
 	"github.com/printshop/helpdesk/internal/nodedir"
+	"github.com/printshop/helpdesk/internal/reports"
 	"github.com/printshop/helpdesk/internal/server"
+	"github.com/printshop/helpdesk/internal/settings"
 	"github.com/printshop/helpdesk/internal/sqlitedb"
 	"github.com/printshop/helpdesk/kb"
 	"github.com/printshop/helpdesk/tickets"
@@ -42,7 +46,8 @@ type core struct {
 	auth *auth.Service
 	tix  *tickets.Service
 	sche *hours.Schedule
-	node *nodedir.Dir // this process's folder for its search indexes
+	set  *settings.Service // admin settings; applied to sche and tix
+	node *nodedir.Dir      // this process's folder for its search indexes
 }
 
 // openCore opens the data folder. The caller must call close.
@@ -103,6 +108,22 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger) (*core, 
 	if err != nil {
 		c.close()
 		return nil, fmt.Errorf("tickets: %w", err)
+	}
+	// Settings saved by an admin override the flags from the start.
+	c.set, err = settings.New(db, settings.Options{
+		Schedule: c.sche,
+		Defaults: settings.Defaults{Weekly: cfg.Hours, Location: cfg.Timezone, Holidays: cfg.Holidays},
+		Acks:     c.tix,
+		Auditor:  c.auth,
+		Now:      c.now,
+		Logger:   log,
+	})
+	if err == nil {
+		err = c.set.Load(ctx)
+	}
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("settings: %w", err)
 	}
 	return c, nil
 }
@@ -199,7 +220,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Error("tickets background work stopped", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Picks up settings saved by other processes sharing the database.
+		if err := c.set.Run(runCtx); err != nil {
+			log.Error("settings reload stopped", "err", err)
+		}
+	}()
 	go func() { errc <- srv.Serve(ln) }() // exits when Shutdown is called
+	for _, src := range cfg.IMAP {
+		p := mail.NewPoller(mail.PollerOptions{
+			Addr: src.Addr, TLS: src.TLS, Username: src.Username, Password: src.Password,
+			Mailbox: src.Mailbox, Inbox: src.Inbox, AfterCommit: src.AfterCommit, Logger: log,
+		}, c.tix, c.tix)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(runCtx); err != nil {
+				log.Error("imap poller stopped", "inbox", src.Inbox, "err", err)
+			}
+		}()
+	}
 
 	var smtpd *mail.SMTPServer
 	if smtpLn != nil {
@@ -252,12 +294,24 @@ func newServer(c *core) (*server.Server, error) {
 		Search:      c.faq,
 		Render:      render,
 		Departments: departments(c.cfg.Inboxes),
-		Hours:       c.cfg.Hours,
-		Location:    c.cfg.Timezone,
-		SiteName:    siteName,
-		Logger:      c.log,
-		Now:         c.now,
+		// Saved hours as of start; the help center's printed hours follow
+		// later changes only after a restart (its status line is live).
+		Hours:    c.sche.Weekly(),
+		Location: c.sche.Location(),
+		SiteName: siteName,
+		Logger:   c.log,
+		Now:      c.now,
 	})
+	if err != nil {
+		return nil, err
+	}
+	queues := make([]string, 0, len(c.cfg.Inboxes))
+	for _, in := range c.cfg.Inboxes {
+		if !slices.Contains(queues, in.Queue) {
+			queues = append(queues, in.Queue)
+		}
+	}
+	agentPages, err := console.New(console.Options{SiteName: siteName, Render: render, Agents: c.auth, Queues: queues, Logger: c.log})
 	if err != nil {
 		return nil, err
 	}
@@ -272,11 +326,14 @@ func newServer(c *core) (*server.Server, error) {
 			{Name: "search index", Check: func(context.Context) error { return c.faq.Ping() }},
 			{Name: "ticket index", Check: func(context.Context) error { return c.tix.PingIndex() }},
 		},
-		Auth:    auth.NewHandlers(c.auth),
-		KB:      kb.NewHandlers(c.kb, render, auth.IsAdmin),
-		FAQ:     faq.NewHandlers(c.faq),
-		Tickets: tickets.NewHandlers(c.tix),
-		Pages:   pages,
+		Auth:     auth.NewHandlers(c.auth),
+		KB:       kb.NewHandlers(c.kb, render, auth.IsAdmin),
+		FAQ:      faq.NewHandlers(c.faq),
+		Tickets:  tickets.NewHandlers(c.tix),
+		Settings: settings.NewHandlers(c.set),
+		Reports:  reports.NewHandlers(reports.New(c.db, reports.Options{Zone: c.sche, Queues: queues, Now: c.now})),
+		Console:  agentPages,
+		Pages:    pages,
 	}), nil
 }
 

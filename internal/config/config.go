@@ -48,7 +48,20 @@ type Config struct {
 	Timezone       *time.Location
 	Holidays       []hours.Date
 	TrustedProxies []string // addresses or CIDRs whose X-Forwarded-For is believed
+	IMAP           []IMAPSource
 	LogLevel       string
+}
+
+// IMAPSource is a hosted mailbox polled for one inbox, for shops whose mail
+// lives at a mail host rather than arriving at our SMTP server.
+type IMAPSource struct {
+	Inbox       string // an inbox address from Inboxes
+	Addr        string // host:port
+	TLS         bool   // imaps:// (implicit TLS)
+	Username    string
+	Password    string
+	Mailbox     string // INBOX when empty
+	AfterCommit string // seen (default), none, or move:FOLDER
 }
 
 // field describes one flag: its name, environment twin, default and help.
@@ -60,7 +73,7 @@ type field struct {
 // raw holds the unvalidated string value of every flag.
 type raw struct {
 	addr, data, smtpAddr, redis, relay, inboxes, publicURL, origins,
-	inboundToken, hours, timezone, holidays, proxies, logLevel string
+	inboundToken, hours, timezone, holidays, proxies, imap, logLevel string
 }
 
 func (r *raw) fields() []field {
@@ -78,6 +91,7 @@ func (r *raw) fields() []field {
 		{"timezone", "HELPDESK_TIMEZONE", hours.DefaultTimezone, "time zone of the support hours", &r.timezone},
 		{"holidays", "HELPDESK_HOLIDAYS", "", "closed dates, YYYY-MM-DD comma separated", &r.holidays},
 		{"trusted-proxies", "HELPDESK_TRUSTED_PROXIES", "", "proxy addresses or CIDRs whose X-Forwarded-For is trusted (comma separated)", &r.proxies},
+		{"imap", "HELPDESK_IMAP", "", "hosted mailboxes to poll: inbox=imaps://user:pass@host:993/INBOX?after=seen, comma separated (prefer the environment variable: it holds passwords)", &r.imap},
 		{"log-level", "HELPDESK_LOG_LEVEL", "info", "debug, info, warn or error", &r.logLevel},
 	}
 }
@@ -175,6 +189,10 @@ func (r *raw) validate() (Config, error) {
 			}
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if c.IMAP, err = parseIMAP(r.imap, c.Inboxes); err != nil {
+		// The value holds passwords: name the flag, not the value.
+		return c, flagErr("imap", "(redacted)", err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -287,6 +305,50 @@ func ParseInboxes(s string) ([]Inbox, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("at least one inbox is required")
+	}
+	return out, nil
+}
+
+// parseIMAP parses "inbox=imap[s]://user:pass@host:port/Mailbox?after=…"
+// entries separated by commas. Each inbox must be one of inboxes.
+func parseIMAP(s string, inboxes []Inbox) ([]IMAPSource, error) {
+	var out []IMAPSource
+	for _, part := range splitList(s) {
+		inbox, raw, ok := strings.Cut(part, "=")
+		inbox = strings.ToLower(strings.TrimSpace(inbox))
+		if !ok {
+			return nil, errors.New("want inbox=imaps://user:pass@host:port/Mailbox")
+		}
+		known := false
+		for _, in := range inboxes {
+			known = known || in.Address == inbox
+		}
+		if !known {
+			return nil, fmt.Errorf("%q is not one of --inboxes", inbox)
+		}
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || (u.Scheme != "imap" && u.Scheme != "imaps") || u.Hostname() == "" {
+			return nil, fmt.Errorf("mailbox for %s: want imap:// or imaps://user:pass@host:port/Mailbox", inbox)
+		}
+		src := IMAPSource{Inbox: inbox, TLS: u.Scheme == "imaps", Mailbox: strings.TrimPrefix(u.Path, "/"), AfterCommit: u.Query().Get("after")}
+		port := u.Port()
+		if port == "" {
+			port = map[bool]string{true: "993", false: "143"}[src.TLS]
+		}
+		src.Addr = net.JoinHostPort(u.Hostname(), port)
+		if u.User != nil {
+			src.Username = u.User.Username()
+			src.Password, _ = u.User.Password()
+		}
+		if src.Username == "" {
+			return nil, fmt.Errorf("mailbox for %s: a user name is required", inbox)
+		}
+		switch a := src.AfterCommit; {
+		case a == "", a == "seen", a == "none", strings.HasPrefix(a, "move:") && len(a) > 5:
+		default:
+			return nil, fmt.Errorf("mailbox for %s: after must be seen, none or move:FOLDER", inbox)
+		}
+		out = append(out, src)
 	}
 	return out, nil
 }

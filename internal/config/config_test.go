@@ -79,6 +79,9 @@ func TestInvalidValues(t *testing.T) {
 		{name: "holidays", args: []string{"--holidays", "2026-13-01"}, want: "--holidays"},
 		{name: "proxies", args: []string{"--trusted-proxies", "10.0.0.0/33"}, want: "--trusted-proxies"},
 		{name: "log level", args: []string{"--log-level", "loud"}, want: "--log-level"},
+		{name: "imap unknown inbox", args: []string{"--imap", "other@example.com=imaps://u:topsecret@mail.example/INBOX"}, want: "--imap", hide: "topsecret"},
+		{name: "imap bad scheme", args: []string{"--imap", "support@example.com=pop3://u:topsecret@mail.example"}, want: "--imap", hide: "topsecret"},
+		{name: "imap no user", args: []string{"--imap", "support@example.com=imaps://mail.example"}, want: "--imap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,5 +108,19 @@ func TestAllowedOrigins(t *testing.T) {
 	got := strings.Join(c.AllowedOrigins, " ")
 	if got != "https://help.shop.example https://www.shop.example http://localhost:3000" {
 		t.Errorf("origins = %q", got)
+	}
+}
+
+func TestIMAPSources(t *testing.T) {
+	c, err := parse(t, []string{"--imap", "Support@example.com=imaps://desk%40shop.example:p%2Cw@mail.example/Support?after=move:Done, gov@example.com=imap://g:x@mail.example:1143"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []IMAPSource{
+		{Inbox: "support@example.com", Addr: "mail.example:993", TLS: true, Username: "desk@shop.example", Password: "p,w", Mailbox: "Support", AfterCommit: "move:Done"},
+		{Inbox: "gov@example.com", Addr: "mail.example:1143", Username: "g", Password: "x"},
+	}
+	if len(c.IMAP) != 2 || c.IMAP[0] != want[0] || c.IMAP[1] != want[1] {
+		t.Errorf("IMAP = %+v", c.IMAP)
 	}
 }
