@@ -706,6 +706,9 @@ func (ix *searchIndex) Close() error {
 // returned: the database is the truth and catchUp or a rebuild repairs the
 // index.
 func (s *Service) reindex(ctx context.Context, ids ...int64) {
+	if s.iq.add(ids) {
+		return
+	}
 	if err := s.index.update(context.WithoutCancel(ctx), ids...); err != nil {
 		s.log.ErrorContext(ctx, "tickets: search index update", "tickets", ids, "err", err)
 	}

@@ -117,6 +117,7 @@ type Service struct {
 	rawDir     string
 	attDir     string
 	index      *searchIndex
+	iq         indexQueue // batches index updates while Run is active
 	viewers    Viewers
 	m          *metrics
 	acks       atomic.Pointer[map[string]AckSetting] // runtime overrides by inbox address; see SetAcks
@@ -270,17 +271,23 @@ func (s *Service) Close() error {
 //   - the index catch-up, which every IndexCatchUp indexes tickets changed
 //     since it last looked, so that changes made by another process sharing
 //     the database reach this process's search index.
+//   - the indexer, which indexes this process's own changes in batches
+//     (see indexQueue); it finishes what was queued before it exits.
 //
-// Both goroutines exit when ctx is done; Run waits for them, so no work of
+// All three goroutines exit when ctx is done; Run waits for them, so no work of
 // the Service runs after Run returns. A message being sent when ctx ends is
 // left 'sending' with a lease and sent again after the lease expires (at
 // least once). Run must be called at most once per Service.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.outboundLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.indexLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()
