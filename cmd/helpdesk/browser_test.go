@@ -40,14 +40,31 @@ func requireBrowser(t *testing.T) string {
 }
 
 // TestBrowser runs the node:test browser suite in static/e2e against a real
-// server with the starter knowledge base. Screenshots of every step go to
+// server with the starter knowledge base, an admin and an agent, inbound
+// SMTP and the inbound webhook. Screenshots of every step go to
 // static/e2e/screenshots (or $SCREENSHOT_DIR).
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
 	dir := requireBrowser(t)
-	ts := startServer(t, "", nil, "--hours", "Mon-Sun 00:00-24:00")
+
+	// The agent suite signs in as an admin and an agent, created here
+	// through the real CLI, sends mail to the SMTP port and the inbound
+	// webhook, and reads the outbox in the data folder.
+	data := t.TempDir()
+	accounts := []struct{ email, name, role, password string }{
+		{"ada.admin@shop.example", "Ada Admin", "admin", "violet ink on recycled paper 7"},
+		{"tess.agent@shop.example", "Tess Agent", "agent", "magenta toner in the warehouse 3"},
+	}
+	for _, a := range accounts {
+		if _, stderr, err := runCmd(t, a.password+"\n", "agent", "add", "--data", data, "--email", a.email, "--name", a.name, "--role", a.role, "--password-stdin"); err != nil {
+			t.Fatalf("agent add %s: %v\n%s", a.email, err, stderr)
+		}
+	}
+	smtpAddr := freeAddr(t)
+	const inboundToken = "browser-suite-inbound-token-0123456789"
+	ts := startServer(t, data, nil, "--hours", "Mon-Sun 00:00-24:00", "--smtp-addr", smtpAddr, "--inbound-token", inboundToken)
 
 	shots := os.Getenv("SCREENSHOT_DIR")
 	if shots == "" {
@@ -57,7 +74,10 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HELPDESK_URL="+ts.URL, "SCREENSHOT_DIR="+shots)
+	cmd.Env = append(os.Environ(), "HELPDESK_URL="+ts.URL, "SCREENSHOT_DIR="+shots,
+		"HELPDESK_DATA="+data, "HELPDESK_SMTP_ADDR="+smtpAddr, "HELPDESK_INBOUND_TOKEN="+inboundToken,
+		"HELPDESK_ADMIN_EMAIL="+accounts[0].email, "HELPDESK_ADMIN_PASSWORD="+accounts[0].password,
+		"HELPDESK_AGENT_EMAIL="+accounts[1].email, "HELPDESK_AGENT_PASSWORD="+accounts[1].password)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser suite output:\n%s", out)
 	if err != nil {

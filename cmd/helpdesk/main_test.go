@@ -64,7 +64,9 @@ func startServer(t *testing.T, dir string, env map[string]string, args ...string
 	addr := freeAddr(t)
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	all := append([]string{"serve", "--addr", addr, "--data", dir, "--smtp-addr", "off"}, args...)
+	// The public URL is the address really served, as in production, so
+	// the websocket Origin checks see the pages' own origin.
+	all := append([]string{"serve", "--addr", addr, "--data", dir, "--smtp-addr", "off", "--public-url", "http://" + addr}, args...)
 	getenv := func(k string) string { return env[k] }
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, all, getenv, strings.NewReader(""), io.Discard, logs) }()

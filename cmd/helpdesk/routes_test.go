@@ -65,6 +65,24 @@ var routeAccess = map[string]access{
 	"POST /api/canned":                               agentRoute,
 	"PATCH /api/canned/:id":                          agentRoute,
 	"DELETE /api/canned/:id":                         agentRoute,
+	"GET /api/admin/hours":                           adminRoute,
+	"PUT /api/admin/hours":                           adminRoute,
+	"GET /api/admin/inboxes":                         adminRoute,
+	"PUT /api/admin/inboxes/:address":                adminRoute,
+	"GET /api/reports/summary":                       agentRoute,
+	"GET /api/reports/summary.csv":                   agentRoute,
+	"GET /api/agents":                                agentRoute,
+	"POST /api/kb/preview":                           adminRoute,
+	"GET /agent":                                     public, // the pages are shells; their APIs are guarded
+	"GET /agent/admin":                               public,
+	"GET /agent/reports":                             public,
+	"GET /ws/chat":                                   public, // visitor token in the hello frame; Origin checked
+	"GET /ws/agent":                                  agentRoute,
+	"GET /api/chat/history":                          public, // X-Visitor-Token: that visitor's conversations only
+	"GET /api/chat/conversations":                    agentRoute,
+	"GET /api/chat/conversations/:id":                agentRoute,
+	"POST /api/chat/attachments":                     agentRoute, // or a visitor token for the visitor's own conversation
+	"GET /api/chat/attachments/:id":                  agentRoute, // likewise
 	"GET /":                                          public,
 	"GET /search":                                    public,
 	"GET /kb/category/:slug":                         public,
@@ -110,13 +128,18 @@ func TestRouteAuthorization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(c)
+	chatSvc, err := openChat(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chatSvc.Close(ctx)
+	srv, err := newServer(c, chatSvc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := srv.App()
 
-	params := strings.NewReplacer(":slug", "track-my-order", ":id", itoa(agent.ID), ":attachmentId", "1", ":cid", "1", "*", "helpcenter/helpcenter.css")
+	params := strings.NewReplacer(":slug", "track-my-order", ":id", itoa(agent.ID), ":attachmentId", "1", ":cid", "1", ":address", "support@example.com", "*", "helpcenter/helpcenter.css")
 	tokenParams := strings.NewReplacer(":id", itoa(spare.ID))
 	seen := map[string]bool{}
 	var keys []string

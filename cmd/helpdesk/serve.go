@@ -15,7 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/printshop/helpdesk/chat"
 	"github.com/printshop/helpdesk/faq"
 	"github.com/printshop/helpdesk/internal/auth"
 	"github.com/printshop/helpdesk/internal/config"
@@ -36,18 +38,20 @@ import (
 // core is what every subcommand that touches data opens: the database and
 // the services and indexes built on it.
 type core struct {
-	cfg  config.Config
-	log  *slog.Logger
-	now  func() time.Time
-	reg  *prometheus.Registry
-	db   *sqlitedb.DB
-	kb   *kb.Service
-	faq  *faq.Index
-	auth *auth.Service
-	tix  *tickets.Service
-	sche *hours.Schedule
-	set  *settings.Service // admin settings; applied to sche and tix
-	node *nodedir.Dir      // this process's folder for its search indexes
+	cfg     config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	reg     *prometheus.Registry
+	db      *sqlitedb.DB
+	kb      *kb.Service
+	faq     *faq.Index
+	auth    *auth.Service
+	tix     *tickets.Service
+	sche    *hours.Schedule
+	set     *settings.Service // admin settings; applied to sche and tix
+	rdb     *redis.Client     // nil without --redis
+	faqSync *faqSync          // the FAQ index's link to the other nodes
+	node    *nodedir.Dir      // this process's folder for its search indexes
 }
 
 // openCore opens the data folder. The caller must call close.
@@ -80,7 +84,16 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger) (*core, 
 		c.close()
 		return nil, fmt.Errorf("faq index: %w", err)
 	}
-	c.kb.SetIndexer(c.faq)
+	c.faqSync = newFAQSync(c.faq, c.kb, fmt.Sprintf("%s/node-%d", hostname(), c.node.Slot), log)
+	c.kb.SetIndexer(c.faqSync)
+	if cfg.RedisURL != "" {
+		ropts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			c.close()
+			return nil, errors.New("--redis: not a redis:// URL")
+		}
+		c.rdb = redis.NewClient(ropts)
+	}
 	c.auth = auth.New(db, auth.Options{Now: c.now, Logger: log, SecureCookies: cfg.PublicURL.Scheme == "https"})
 	c.kb.SetAuditor(articleAudit{c.auth, log})
 	c.sche = hours.New(cfg.Hours, cfg.Timezone, cfg.Holidays)
@@ -101,6 +114,7 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger) (*core, 
 		Sender:     sender,
 		PublicURL:  cfg.PublicURL.String(),
 		Schedule:   c.sche,
+		Viewers:    viewers(c.rdb, c.now),
 		Now:        c.now,
 		Logger:     log,
 		Registerer: c.reg,
@@ -152,6 +166,9 @@ func (c *core) close() {
 			c.log.Error("close faq index", "err", err)
 		}
 	}
+	if c.rdb != nil {
+		c.rdb.Close()
+	}
 	if c.db != nil {
 		if err := c.db.Close(); err != nil {
 			c.log.Error("close database", "err", err)
@@ -191,8 +208,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else if n == 0 {
 		log.WarnContext(ctx, "no agents yet; create the first admin with: helpdesk agent add --email you@example.com --name 'Your Name' --role admin --password-stdin --data "+cfg.Data)
 	}
-	srv, err := newServer(c)
+	chatSvc, err := openChat(c)
 	if err != nil {
+		return err
+	}
+	srv, err := newServer(c, chatSvc)
+	if err != nil {
+		chatSvc.Close(context.Background())
 		return err
 	}
 
@@ -229,6 +251,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}()
 	go func() { errc <- srv.Serve(ln) }() // exits when Shutdown is called
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.faqSync.run(runCtx)
+	}()
 	for _, src := range cfg.IMAP {
 		p := mail.NewPoller(mail.PollerOptions{
 			Addr: src.Addr, TLS: src.TLS, Username: src.Username, Password: src.Password,
@@ -275,6 +302,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Error("smtp shutdown", "err", err)
 		}
 	}
+	// Chat sockets are hijacked connections Fiber does not track: close
+	// them (1001, clients resume elsewhere) before the HTTP server.
+	if err := chatSvc.Close(sctx); err != nil {
+		log.Error("chat shutdown", "err", err)
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("http shutdown", "err", err)
 	}
@@ -287,7 +319,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // newServer wires the HTTP server over an opened core.
-func newServer(c *core) (*server.Server, error) {
+// viewers is where tickets keep "who is viewing": shared through Redis
+// when several processes serve the shop, in-process otherwise.
+func viewers(rdb *redis.Client, now func() time.Time) tickets.Viewers {
+	if rdb == nil {
+		return nil // tickets' in-process default
+	}
+	return chat.NewRedisViewers(rdb, redisPrefix, now)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "host"
+	}
+	return h
+}
+
+func newServer(c *core, chatSvc *chat.Service) (*server.Server, error) {
 	render := kb.NewRenderer()
 	pages, err := helpcenter.New(helpcenter.Options{
 		Articles:    c.kb,
@@ -311,9 +360,17 @@ func newServer(c *core) (*server.Server, error) {
 			queues = append(queues, in.Queue)
 		}
 	}
-	agentPages, err := console.New(console.Options{SiteName: siteName, Render: render, Agents: c.auth, Queues: queues, Logger: c.log})
+	agentPages, err := console.New(console.Options{SiteName: siteName, Render: render, Agents: c.auth, Queues: queues, Chat: true, Logger: c.log})
 	if err != nil {
 		return nil, err
+	}
+	ready := []server.ReadyCheck{
+		{Name: "database", Check: c.db.Ping},
+		{Name: "search index", Check: func(context.Context) error { return c.faq.Ping() }},
+		{Name: "ticket index", Check: func(context.Context) error { return c.tix.PingIndex() }},
+	}
+	if c.rdb != nil {
+		ready = append(ready, server.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }})
 	}
 	return server.New(server.Deps{
 		Config:   c.cfg,
@@ -321,11 +378,12 @@ func newServer(c *core) (*server.Server, error) {
 		Now:      c.now,
 		Registry: c.reg,
 		Schedule: c.sche,
-		Ready: []server.ReadyCheck{
-			{Name: "database", Check: c.db.Ping},
-			{Name: "search index", Check: func(context.Context) error { return c.faq.Ping() }},
-			{Name: "ticket index", Check: func(context.Context) error { return c.tix.PingIndex() }},
-		},
+		Presence: chatSvc,
+		Ready:    ready,
+		Chat: chat.NewHandlers(chatSvc, chat.HandlerOptions{
+			PublicURL:      c.cfg.PublicURL.String(),
+			AllowedOrigins: c.cfg.AllowedOrigins,
+		}),
 		Auth:     auth.NewHandlers(c.auth),
 		KB:       kb.NewHandlers(c.kb, render, auth.IsAdmin),
 		FAQ:      faq.NewHandlers(c.faq),

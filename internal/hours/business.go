@@ -15,14 +15,15 @@ import "time"
 // day for more than a year ahead is a holiday), AddOpen returns the zero
 // Time; callers should check IsZero.
 func (s *Schedule) AddOpen(start time.Time, d time.Duration) time.Time {
+	t := s.cur.Load() // one snapshot for the whole walk
 	if d <= 0 {
-		return start.In(s.loc)
+		return start.In(t.loc)
 	}
 	remaining := d
-	from := DateOf(start.In(s.loc))
+	from := DateOf(start.In(t.loc))
 	for {
 		found := false
-		for p := range s.periods(from, horizonDays) {
+		for p := range t.periods(from, horizonDays) {
 			if !p.end.After(start) {
 				continue
 			}
@@ -30,7 +31,7 @@ func (s *Schedule) AddOpen(start time.Time, d time.Duration) time.Time {
 			begin := later(p.start, start)
 			avail := p.end.Sub(begin)
 			if avail >= remaining {
-				return begin.Add(remaining).In(s.loc)
+				return begin.Add(remaining).In(t.loc)
 			}
 			remaining -= avail
 			// Periods never overlap (see periods), but moving start

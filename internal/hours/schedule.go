@@ -2,6 +2,8 @@ package hours
 
 import (
 	"iter"
+	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,11 +13,31 @@ import (
 const horizonDays = 400
 
 // Schedule is a Weekly timetable placed in a time zone, with holidays. It is
-// immutable and safe for concurrent use.
+// safe for concurrent use.
+//
+// Everything that needs support hours (the status endpoint, ticket SLAs,
+// chat availability) holds the same *Schedule, so an admin's change made
+// with Set reaches all of them at once. Each method reads one consistent
+// snapshot of the timetable, zone and holidays: a Set that lands while
+// AddOpen is walking the calendar never mixes old hours with a new zone.
 type Schedule struct {
+	cur atomic.Pointer[table]
+}
+
+// table is one immutable version of a Schedule's settings.
+type table struct {
 	weekly   Weekly
 	loc      *time.Location
 	holidays map[Date]bool
+	dates    []Date // holidays as given, for Holidays
+}
+
+func newTable(weekly Weekly, loc *time.Location, holidays []Date) *table {
+	t := &table{weekly: weekly, loc: loc, holidays: make(map[Date]bool, len(holidays)), dates: slices.Clone(holidays)}
+	for _, d := range holidays {
+		t.holidays[d] = true
+	}
+	return t
 }
 
 // New returns the schedule that is open during weekly's ranges, read as
@@ -26,26 +48,46 @@ func New(weekly Weekly, loc *time.Location, holidays []Date) *Schedule {
 	if loc == nil {
 		panic("hours: New called with a nil location")
 	}
-	s := &Schedule{weekly: weekly, loc: loc, holidays: make(map[Date]bool, len(holidays))}
-	for _, d := range holidays {
-		s.holidays[d] = true
-	}
+	s := &Schedule{}
+	s.cur.Store(newTable(weekly, loc, holidays))
 	return s
+}
+
+// Set replaces the schedule's hours, zone and holidays, with the same
+// meaning and copying as New; callers already holding s see the change on
+// their next call. It panics if loc is nil.
+func (s *Schedule) Set(weekly Weekly, loc *time.Location, holidays []Date) {
+	if loc == nil {
+		panic("hours: Set called with a nil location")
+	}
+	s.cur.Store(newTable(weekly, loc, holidays))
 }
 
 // Location returns the time zone the schedule's hours are in.
 func (s *Schedule) Location() *time.Location {
-	return s.loc
+	return s.cur.Load().loc
+}
+
+// Weekly returns the schedule's weekly timetable.
+func (s *Schedule) Weekly() Weekly {
+	return s.cur.Load().weekly
+}
+
+// Holidays returns the schedule's holidays in the order they were given, as
+// a copy the caller may keep or modify.
+func (s *Schedule) Holidays() []Date {
+	return slices.Clone(s.cur.Load().dates)
 }
 
 // Open reports whether support is open at now. A range includes its start
 // and excludes its end: with hours 06:00-18:00, 06:00:00 is open and
 // 18:00:00 is closed.
 func (s *Schedule) Open(now time.Time) bool {
+	t := s.cur.Load()
 	// Periods containing now come from now's local date or later (see
 	// periods); three dates also cover a zone whose clock jumps back across
 	// midnight.
-	for p := range s.periods(DateOf(now.In(s.loc)), 3) {
+	for p := range t.periods(DateOf(now.In(t.loc)), 3) {
 		if now.Before(p.start) {
 			return false
 		}
@@ -67,9 +109,10 @@ func (s *Schedule) Open(now time.Time) bool {
 // ranges), or closed by holidays for longer than that. Callers should check
 // IsZero before showing the result.
 func (s *Schedule) NextChange(now time.Time) time.Time {
+	t := s.cur.Load()
 	open := false
 	var end time.Time // end of the open period containing now, while open
-	for p := range s.periods(DateOf(now.In(s.loc)), horizonDays) {
+	for p := range t.periods(DateOf(now.In(t.loc)), horizonDays) {
 		if open {
 			if p.start.After(end) {
 				return end
@@ -101,16 +144,16 @@ type period struct {
 // D 00:00 and D+1 00:00, which also means a period of an earlier date ends
 // by the first instant of D and so cannot contain any instant whose local
 // date is D.
-func (s *Schedule) periods(from Date, days int) iter.Seq[period] {
+func (t *table) periods(from Date, days int) iter.Seq[period] {
 	return func(yield func(period) bool) {
 		day := from.midnightUTC()
 		for range days {
-			if !s.holidays[DateOf(day)] {
+			if !t.holidays[DateOf(day)] {
 				midnight := day.Unix()
-				for _, r := range s.weekly.days[day.Weekday()] {
+				for _, r := range t.weekly.days[day.Weekday()] {
 					p := period{
-						start: firstAtOrAfter(s.loc, midnight+int64(r.Start)*60),
-						end:   firstAtOrAfter(s.loc, midnight+int64(r.End)*60),
+						start: firstAtOrAfter(t.loc, midnight+int64(r.Start)*60),
+						end:   firstAtOrAfter(t.loc, midnight+int64(r.End)*60),
 					}
 					// A range inside a spring-forward gap has no instants.
 					if p.start.Before(p.end) && !yield(p) {

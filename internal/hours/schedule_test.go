@@ -401,3 +401,83 @@ func BenchmarkNextChange(b *testing.B) {
 		})
 	}
 }
+
+// TestScheduleSet checks that Set changes the answers of a schedule that
+// others already hold, and that Weekly, Location and Holidays report it.
+func TestScheduleSet(t *testing.T) {
+	s := mustSchedule(t, "Mon-Fri 09:00-17:00", "America/Los_Angeles")
+	// Friday 2026-12-25 10:00 in Los Angeles.
+	at := time.Date(2026, 12, 25, 10, 0, 0, 0, mustZone(t, "America/Los_Angeles"))
+	if !s.Open(at) {
+		t.Fatal("open on a weekday morning before Set")
+	}
+
+	w, err := hours.Parse("Mon-Sun 00:00-24:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xmas := hours.Date{Year: 2026, Month: time.December, Day: 25}
+	holidays := []hours.Date{xmas}
+	s.Set(w, mustZone(t, "Europe/Berlin"), holidays)
+	holidays[0] = hours.Date{Year: 2027, Month: time.January, Day: 1} // Set copies
+
+	if got := s.Location().String(); got != "Europe/Berlin" {
+		t.Errorf("Location = %s, want Europe/Berlin", got)
+	}
+	if !s.Weekly().Equal(w) {
+		t.Errorf("Weekly = %s, want %s", s.Weekly(), w)
+	}
+	if got := s.Holidays(); len(got) != 1 || got[0] != xmas {
+		t.Errorf("Holidays = %v, want [%v]", got, xmas)
+	}
+	// 10:00 in Los Angeles is 19:00 on Christmas Day in Berlin: a holiday.
+	if s.Open(at) {
+		t.Error("open on the new holiday after Set")
+	}
+	next := s.NextChange(at)
+	if want := time.Date(2026, 12, 26, 0, 0, 0, 0, mustZone(t, "Europe/Berlin")); !next.Equal(want) {
+		t.Errorf("NextChange = %v, want %v", next, want)
+	}
+	if due := s.AddOpen(at, time.Hour); !due.Equal(next.Add(time.Hour)) {
+		t.Errorf("AddOpen = %v, want %v", due, next.Add(time.Hour))
+	}
+}
+
+// TestScheduleSetConcurrent is for the race detector: readers and Set at
+// once, every answer coming from one whole version of the schedule.
+func TestScheduleSetConcurrent(t *testing.T) {
+	always := mustSchedule(t, "Mon-Sun 00:00-24:00", "UTC")
+	never := hours.Weekly{}
+	s := mustSchedule(t, "Mon-Sun 00:00-24:00", "UTC")
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if i%2 == 0 {
+				s.Set(never, time.UTC, nil)
+			} else {
+				s.Set(always.Weekly(), time.UTC, nil)
+			}
+		}
+	}()
+	for range 200 {
+		// Open time either exists (always open) or never does.
+		if d := s.AddOpen(now, time.Hour); !d.IsZero() && !d.Equal(now.Add(time.Hour)) {
+			t.Fatalf("AddOpen = %v: mixed two versions of the schedule", d)
+		}
+		_ = s.Open(now)
+		_ = s.Holidays()
+	}
+	<-done
+}
+
+func TestSetNilLocationPanics(t *testing.T) {
+	s := mustSchedule(t, "Mon-Sun 00:00-24:00", "UTC")
+	defer func() {
+		if recover() == nil {
+			t.Error("Set with a nil location did not panic")
+		}
+	}()
+	s.Set(hours.Weekly{}, nil, nil)
+}

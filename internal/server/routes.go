@@ -75,8 +75,43 @@ func (s *Server) routes() {
 		api.Delete("/canned/:id", agentOnly, h.CannedDelete)
 	}
 
+	if h := s.deps.Settings; h != nil {
+		api.Get("/admin/hours", adminOnly, h.GetHours)
+		api.Put("/admin/hours", adminOnly, h.PutHours)
+		api.Get("/admin/inboxes", adminOnly, h.ListInboxes)
+		api.Put("/admin/inboxes/:address", adminOnly, h.PutInbox)
+	}
+	if h := s.deps.Reports; h != nil {
+		api.Get("/reports/summary", agentOnly, h.Summary)
+		api.Get("/reports/summary.csv", agentOnly, h.SummaryCSV)
+	}
+	if h := s.deps.Console; h != nil {
+		api.Get("/agents", agentOnly, h.Agents)
+		api.Post("/kb/preview", adminOnly, h.Preview)
+	}
+
+	if h := s.deps.Chat; h != nil {
+		// The customer socket authenticates with its visitor token in the
+		// hello frame; the agent socket with the session or API token
+		// before the upgrade. Both check the Origin before upgrading.
+		app.Get("/ws/chat", h.CustomerUpgrade, h.CustomerSocket)
+		app.Get("/ws/agent", agentOnly, h.AgentUpgrade, h.AgentSocket)
+		api.Get("/chat/history", h.History) // X-Visitor-Token: only that visitor's conversations
+		api.Get("/chat/conversations", agentOnly, h.Conversations)
+		api.Get("/chat/conversations/:id", agentOnly, h.Conversation)
+		api.Post("/chat/attachments", h.RequireVisitorOrAgent, h.Upload)
+		api.Get("/chat/attachments/:id", h.RequireVisitorOrAgent, h.Attachment)
+	}
+
 	// Anything else under /api is a JSON 404, not a help-center page.
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+
+	// The agents' pages are served to anyone; their APIs are guarded.
+	if h := s.deps.Console; h != nil {
+		app.Get("/agent", h.Console)
+		app.Get("/agent/admin", h.Admin)
+		app.Get("/agent/reports", h.Reports)
+	}
 
 	if p := s.deps.Pages; p != nil {
 		app.Get("/", p.Home)

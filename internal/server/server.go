@@ -17,11 +17,15 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/printshop/helpdesk/chat"
 	"github.com/printshop/helpdesk/faq"
 	"github.com/printshop/helpdesk/internal/auth"
 	"github.com/printshop/helpdesk/internal/config"
+	"github.com/printshop/helpdesk/internal/console"
 	"github.com/printshop/helpdesk/internal/helpcenter"
 	"github.com/printshop/helpdesk/internal/hours"
+	"github.com/printshop/helpdesk/internal/reports"
+	"github.com/printshop/helpdesk/internal/settings"
 	"github.com/printshop/helpdesk/kb"
 	"github.com/printshop/helpdesk/tickets"
 )
@@ -59,6 +63,11 @@ type Deps struct {
 
 	Tickets *tickets.Handlers
 
+	Chat     *chat.Handlers     // live chat: websockets and the chat HTTP API
+	Settings *settings.Handlers // admin settings: support hours, inbox acknowledgements
+	Reports  *reports.Handlers  // support reports for managers
+	Console  *console.Console   // the agents' pages (/agent…) and their helper endpoints
+
 	Pages *helpcenter.Pages // the customers' help center (HTML)
 }
 
@@ -74,14 +83,17 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{deps: d, log: d.Logger, m: newHTTPMetrics(d.Registry)}
 	s.app = fiber.New(fiber.Config{
-		AppName:                 "helpdesk",
-		DisableStartupMessage:   true,
-		ErrorHandler:            s.handleError,
-		BodyLimit:               MaxBodySize,
-		ReadTimeout:             30 * time.Second,
-		WriteTimeout:            30 * time.Second,
-		IdleTimeout:             120 * time.Second,
-		ReadBufferSize:          16 << 10, // room for long cookie and auth headers
+		AppName:               "helpdesk",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		BodyLimit:             MaxBodySize,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		// fasthttp's default 4 KiB header buffer: ample for our cookie and
+		// token headers, and it stays allocated for every open chat
+		// socket, so it decides most of a socket's memory (BENCHMARKS.md).
+		ReadBufferSize:          4 << 10,
 		ProxyHeader:             fiber.HeaderXForwardedFor,
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          d.Config.TrustedProxies,

@@ -43,7 +43,7 @@ func (s *Server) status(c *fiber.Ctx) error {
 		AgentsOnline:  online,
 		Now:           now.In(sched.Location()).Format(time.RFC3339),
 		Timezone:      sched.Location().String(),
-		Hours:         s.deps.Config.Hours.String(),
+		Hours:         sched.Weekly().String(), // live: admins may change the hours while we run
 	}
 	if next := sched.NextChange(now); !next.IsZero() {
 		out.NextChange = next.In(sched.Location()).Format(time.RFC3339)

@@ -1,0 +1,367 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func newConv(t *testing.T, st Store, name, email string) Conversation {
+	t.Helper()
+	_, hash := newVisitorToken()
+	v, err := st.CreateVisitor(context.Background(), hash, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.OpenConversation(context.Background(), v, name, email, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestAppend(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	st := NewSQLiteStore(db)
+	ann := addAgent(t, db, "Ann")
+	bob := addAgent(t, db, "Bob")
+	c := newConv(t, st, "Pat", "pat@example.com")
+	now := time.Now()
+
+	tests := []struct {
+		name     string
+		in       NewMessage
+		wantSeq  int64
+		wantDup  bool
+		wantQ    bool
+		wantErr  error
+		setup    func()
+		wantText string
+	}{
+		{name: "customer while unavailable", in: NewMessage{From: FromCustomer, ClientID: "x", Text: "hi"}, wantErr: ErrUnavailable},
+		{name: "agent before assignment", in: NewMessage{From: FromAgent, AgentID: ann.ID, ClientID: "a1", Text: "hi"}, wantErr: ErrNotAssigned},
+		{name: "first customer message queues", in: NewMessage{From: FromCustomer, ClientID: "c1", Text: "hello", EnterQueue: true}, wantSeq: 1, wantQ: true},
+		{name: "same client id is a duplicate", in: NewMessage{From: FromCustomer, ClientID: "c1", Text: "changed"}, wantSeq: 1, wantDup: true, wantText: "hello"},
+		{name: "next message", in: NewMessage{From: FromCustomer, ClientID: "c2", Text: "anyone?"}, wantSeq: 2},
+		{name: "agent's client id does not clash with the customer's", setup: func() {
+			if _, err := db.W.Exec(`UPDATE chat_conversations SET status = 'active', agent_id = ? WHERE id = ?`, ann.ID, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, in: NewMessage{From: FromAgent, AgentID: ann.ID, ClientID: "c1", Text: "yes"}, wantSeq: 3},
+		{name: "other agent", in: NewMessage{From: FromAgent, AgentID: bob.ID, ClientID: "b1", Text: "me too"}, wantErr: ErrNotAssigned},
+		{name: "unknown attachment", in: NewMessage{From: FromCustomer, ClientID: "c3", Text: "see", Attachments: []int64{99}}, wantErr: ErrAttachmentNotFound},
+		{name: "after close, a resent message is still re-acked", setup: func() {
+			if _, err := st.Close(ctx, c.ID, FromCustomer, AgentRef{}, now); err != nil {
+				t.Fatal(err)
+			}
+		}, in: NewMessage{From: FromCustomer, ClientID: "c2", Text: "anyone?"}, wantSeq: 2, wantDup: true},
+		{name: "but a new one is refused", in: NewMessage{From: FromCustomer, ClientID: "c9", Text: "hello?"}, wantErr: ErrClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.setup != nil {
+				tt.setup()
+			}
+			in := tt.in
+			in.ConversationID = c.ID
+			res, err := st.Append(ctx, in, now)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Message.Seq != tt.wantSeq || res.Duplicate != tt.wantDup || res.Queued != tt.wantQ {
+				t.Fatalf("got seq %d dup %v queued %v, want %d %v %v", res.Message.Seq, res.Duplicate, res.Queued, tt.wantSeq, tt.wantDup, tt.wantQ)
+			}
+			if tt.wantText != "" && res.Message.Text != tt.wantText {
+				t.Errorf("text = %q, want the original %q", res.Message.Text, tt.wantText)
+			}
+		})
+	}
+	msgs, err := st.Messages(ctx, c.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// hello, anyone?, yes, and the closing system message.
+	if len(msgs) != 4 || msgs[3].From != FromSystem || msgs[3].Seq != 4 {
+		t.Fatalf("messages = %+v", msgs)
+	}
+}
+
+// Two "processes" (two database handles on one file) append to the same
+// conversation at once: every message gets its own seq, with no gap.
+func TestAppendSeqAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	stores := []Store{NewSQLiteStore(openDB(t, path)), NewSQLiteStore(openDB(t, path))}
+	c := newConv(t, stores[0], "Pat", "")
+	if _, err := stores[0].Append(ctx, NewMessage{ConversationID: c.ID, From: FromCustomer, ClientID: "first", Text: "x", EnterQueue: true}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	const perWriter = 50
+	var wg sync.WaitGroup
+	seqs := make(chan int64, 4*perWriter)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			st := stores[w%2]
+			for i := 0; i < perWriter; i++ {
+				// Every message is sent twice, as a client resending after a
+				// lost ack would.
+				for range 2 {
+					res, err := st.Append(ctx, NewMessage{ConversationID: c.ID, From: FromCustomer,
+						ClientID: fmt.Sprintf("w%d-%d", w, i), Text: "x"}, time.Now())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !res.Duplicate {
+						seqs <- res.Message.Seq
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(seqs)
+	seen := map[int64]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("seq %d handed out twice", s)
+		}
+		seen[s] = true
+	}
+	for s := int64(2); s <= 1+4*perWriter; s++ {
+		if !seen[s] {
+			t.Fatalf("seq %d missing", s)
+		}
+	}
+	msgs, _ := stores[1].Messages(ctx, c.ID, 0, 1000)
+	if len(msgs) != 1+4*perWriter {
+		t.Fatalf("%d messages stored, want %d", len(msgs), 1+4*perWriter)
+	}
+}
+
+func TestPickAgent(t *testing.T) {
+	tests := []struct {
+		name   string
+		load   map[int64]int
+		tried  map[int64]int
+		want   int64
+		wantOK bool
+	}{
+		{"fewest chats", map[int64]int{1: 2, 2: 0, 3: 1}, nil, 2, true},
+		{"ties go to the lower id", map[int64]int{3: 1, 2: 1}, nil, 2, true},
+		{"full agents are skipped", map[int64]int{1: 3, 2: 3, 3: 2}, nil, 3, true},
+		{"everyone full", map[int64]int{1: 3, 2: 3}, nil, 0, false},
+		{"not yet tried beats less loaded", map[int64]int{1: 0, 2: 2}, map[int64]int{1: 1}, 2, true},
+		{"everyone tried: least tried, then least loaded", map[int64]int{1: 0, 2: 1}, map[int64]int{1: 2, 2: 1}, 2, true},
+		{"nobody online", map[int64]int{}, nil, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := pickAgent(tt.load, tt.tried, 3)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("pickAgent = %d, %v; want %d, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestRoute(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	st := NewSQLiteStore(db)
+	ann, bob := addAgent(t, db, "Ann"), addAgent(t, db, "Bob")
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	var convs []Conversation
+	for i := range 4 {
+		c := newConv(t, st, fmt.Sprint("Customer ", i), "")
+		if _, err := st.Append(ctx, NewMessage{ConversationID: c.ID, From: FromCustomer, ClientID: "1", Text: fmt.Sprint("question ", i), EnterQueue: true}, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		convs = append(convs, c)
+	}
+	route := func(now time.Time, online ...int64) []RouteChange {
+		t.Helper()
+		ch, err := st.Route(ctx, RouteInput{Online: online, Capacity: 2, OfferTimeout: 30 * time.Second, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	describe := func(chs []RouteChange) string {
+		s := ""
+		for _, c := range chs {
+			if c.Offered {
+				s += fmt.Sprintf("offer %d->%d; ", c.Offer.ConversationID, c.Offer.AgentID)
+			} else {
+				s += fmt.Sprintf("withdraw %d from %d (%s); ", c.Offer.ConversationID, c.Offer.AgentID, c.Reason)
+			}
+		}
+		return s
+	}
+	c0, c1, c2, c3 := convs[0].ID, convs[1].ID, convs[2].ID, convs[3].ID
+	steps := []struct {
+		name   string
+		at     time.Duration
+		online []int64
+		before func()
+		want   string
+	}{
+		{name: "Ann alone fills her two slots in queue order", online: []int64{ann.ID},
+			want: fmt.Sprintf("offer %d->%d; offer %d->%d; ", c0, ann.ID, c1, ann.ID)},
+		{name: "Bob comes online and gets the rest", at: time.Second, online: []int64{ann.ID, bob.ID},
+			want: fmt.Sprintf("offer %d->%d; offer %d->%d; ", c2, bob.ID, c3, bob.ID)},
+		{name: "nothing to do", at: 2 * time.Second, online: []int64{ann.ID, bob.ID}},
+		{name: "offers time out and move to someone who has not had them", at: 32 * time.Second, online: []int64{ann.ID, bob.ID},
+			before: func() {
+				if _, _, err := st.Accept(ctx, c0, ann, t0.Add(3*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := st.Accept(ctx, c1, bob, t0.Add(3*time.Second)); !errors.Is(err, ErrOfferGone) {
+					t.Fatalf("accepting someone else's offer: %v", err)
+				}
+			},
+			want: fmt.Sprintf("withdraw %d from %d (timeout); withdraw %d from %d (timeout); withdraw %d from %d (timeout); offer %d->%d; offer %d->%d; offer %d->%d; ",
+				c1, ann.ID, c2, bob.ID, c3, bob.ID, c1, bob.ID, c2, ann.ID, c3, bob.ID)},
+		{name: "Bob goes offline: his offers are withdrawn, Ann is full", at: 33 * time.Second, online: []int64{ann.ID},
+			want: fmt.Sprintf("withdraw %d from %d (offline); withdraw %d from %d (offline); ", c1, bob.ID, c3, bob.ID)},
+		{name: "a chat sent back to the queue keeps its place; its agent is tried last", at: 41 * time.Second, online: []int64{ann.ID, bob.ID},
+			before: func() {
+				if _, _, err := st.Accept(ctx, c2, ann, t0.Add(34*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := st.Transfer(ctx, c2, ann.ID, AgentRef{}, 2, t0.Add(40*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				q, _ := st.Queue(ctx)
+				if len(q) != 3 || q[0].ConversationID != c1 || q[1].ConversationID != c2 || q[2].ConversationID != c3 {
+					t.Fatalf("queue = %+v", q)
+				}
+			},
+			want: fmt.Sprintf("offer %d->%d; offer %d->%d; offer %d->%d; ", c1, bob.ID, c2, bob.ID, c3, ann.ID)},
+	}
+	for _, s := range steps {
+		if s.before != nil {
+			s.before()
+		}
+		in := RouteInput{Online: s.online, Capacity: 2, OfferTimeout: 30 * time.Second, Now: t0.Add(s.at)}
+		need, err := st.NeedsRouting(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := describe(route(t0.Add(s.at), s.online...)); got != s.want {
+			t.Fatalf("%s:\n got %s\nwant %s", s.name, got, s.want)
+		}
+		if need != (s.want != "") {
+			t.Errorf("%s: NeedsRouting = %v", s.name, need)
+		}
+	}
+}
+
+func TestTransferAndClose(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	st := NewSQLiteStore(db)
+	ann, bob := addAgent(t, db, "Ann"), addAgent(t, db, "Bob")
+	now := time.Now()
+	active := func() Conversation {
+		c := newConv(t, st, "Pat", "")
+		if _, err := st.Append(ctx, NewMessage{ConversationID: c.ID, From: FromCustomer, ClientID: "1", Text: "hi", EnterQueue: true}, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Route(ctx, RouteInput{Online: []int64{ann.ID}, Capacity: 5, OfferTimeout: time.Minute, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Accept(ctx, c.ID, ann, now); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := active()
+	if _, _, err := st.Transfer(ctx, c.ID, bob.ID, ann, 3, now); !errors.Is(err, ErrNotAssigned) {
+		t.Errorf("transfer by a non-assignee: %v", err)
+	}
+	cv, m, err := st.Transfer(ctx, c.ID, ann.ID, bob, 3, now)
+	if err != nil || cv.AgentID != bob.ID || m.From != FromSystem {
+		t.Fatalf("transfer = %+v, %+v, %v", cv, m, err)
+	}
+	if _, _, err := st.Transfer(ctx, active().ID, ann.ID, bob, 1, now); !errors.Is(err, ErrAgentBusy) {
+		t.Errorf("transfer to a full agent: %v", err)
+	}
+	if _, err := st.Close(ctx, c.ID, FromAgent, ann, now); !errors.Is(err, ErrNotAssigned) {
+		t.Errorf("close by the former agent: %v", err)
+	}
+	res, err := st.Close(ctx, c.ID, FromAgent, bob, now)
+	if err != nil || res.Conversation.Status != StatusClosed || res.Conversation.Deflected {
+		t.Fatalf("close = %+v, %v", res, err)
+	}
+	if _, err := st.Close(ctx, c.ID, FromCustomer, AgentRef{}, now); !errors.Is(err, ErrClosed) {
+		t.Errorf("second close: %v", err)
+	}
+
+	// Deflection: an article opened and no agent ever joined.
+	tests := []struct {
+		name    string
+		opened  bool
+		agent   bool
+		deflect bool
+	}{
+		{"opened, no agent", true, false, true},
+		{"not opened", false, false, false},
+		{"opened but an agent joined", true, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Conversation
+			if tt.agent {
+				c = active()
+			} else {
+				c = newConv(t, st, "Pat", "")
+			}
+			if tt.opened {
+				if err := st.ArticleOpened(ctx, c.ID, "track-my-order", now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			by, who := FromCustomer, AgentRef{}
+			res, err := st.Close(ctx, c.ID, by, who, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Conversation.Deflected != tt.deflect {
+				t.Errorf("deflected = %v, want %v", res.Conversation.Deflected, tt.deflect)
+			}
+		})
+	}
+}
+
+func TestEstimateWait(t *testing.T) {
+	tests := []struct {
+		pos, agents, capacity int
+		handle                time.Duration
+		want                  int
+	}{
+		{1, 1, 3, 3 * time.Minute, 60},
+		{3, 1, 3, 3 * time.Minute, 180},
+		{6, 2, 3, 4 * time.Minute, 240},
+		{1, 0, 3, 4 * time.Minute, 80}, // nobody online: as if one agent
+		{1, 10, 3, time.Minute, 0},     // rounds to 5 s
+	}
+	for _, tt := range tests {
+		if got := estimateWait(tt.pos, tt.agents, tt.capacity, tt.handle); got != tt.want {
+			t.Errorf("estimateWait(%d, %d, %d, %s) = %d, want %d", tt.pos, tt.agents, tt.capacity, tt.handle, got, tt.want)
+		}
+	}
+}
