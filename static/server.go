@@ -93,14 +93,13 @@ func (s *Server) URL(name string) (string, error) {
 }
 
 // Handler serves GET and HEAD /static/* (the route must end in the "*"
-// wildcard). Unknown files get a plain 404.
+// wildcard). Unknown files are the server's JSON 404 (fiber.ErrNotFound,
+// rendered by the shared error boundary).
 func (s *Server) Handler(c *fiber.Ctx) error {
 	name := strings.TrimPrefix(c.Params("*"), "/")
 	a, ok := s.files[name]
 	if !ok {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-		return c.Status(fiber.StatusNotFound).SendString("not found")
+		return fiber.ErrNotFound
 	}
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderETag, a.etag)

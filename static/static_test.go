@@ -83,14 +83,14 @@ func TestServer(t *testing.T) {
 				t.Fatalf("URL(%q) error = %v", tt.name, err)
 			}
 			res, body := get("/static/" + tt.name)
-			if res.Header.Get("X-Content-Type-Options") != "nosniff" {
-				t.Errorf("no nosniff")
-			}
 			if !tt.wantFound {
 				if res.StatusCode != 404 {
 					t.Errorf("status %d, want 404", res.StatusCode)
 				}
 				return
+			}
+			if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("no nosniff")
 			}
 			if res.StatusCode != 200 || body != tt.wantBody {
 				t.Errorf("status %d body %q", res.StatusCode, body)

@@ -210,6 +210,26 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Errors are JSON for programs; a browser following a broken link gets
+	// the help center's page.
+	for _, path := range []string{"/no/such/page", "/static/helpcenter/missing.css", "/api/nope"} {
+		var e struct{ Error string }
+		getJSON(t, ts.URL+path, http.StatusNotFound, &e)
+		if e.Error != "not found" {
+			t.Errorf("%s: error %q", path, e.Error)
+		}
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/no/such/page", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("browser 404: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+
 	// Admin routes are guarded even before anyone signs in.
 	resp, err := http.Post(ts.URL+"/api/kb/articles", "application/json", strings.NewReader(`{"slug":"x"}`))
 	if err != nil {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/printshop/helpdesk/internal/auth"
@@ -119,10 +121,11 @@ func (s *Server) routes() {
 		app.Get("/kb/category/:slug", p.Category)
 		app.Get("/kb/:slug", p.Article)
 		app.Get("/static/*", p.Assets)
-		// A person who follows a broken link gets the help center's
-		// not-found page; programs asking for JSON get the JSON error.
+		// A browser (which asks for text/html by name) following a broken
+		// link gets the help center's not-found page; every other client
+		// gets the JSON error, as for any other error.
 		app.Use(func(c *fiber.Ctx) error {
-			if c.Method() == fiber.MethodGet && c.Accepts(fiber.MIMETextHTML, fiber.MIMEApplicationJSON) == fiber.MIMETextHTML {
+			if c.Method() == fiber.MethodGet && strings.Contains(c.Get(fiber.HeaderAccept), fiber.MIMETextHTML) {
 				return p.NotFound(c)
 			}
 			return fiber.ErrNotFound
