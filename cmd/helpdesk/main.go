@@ -6,6 +6,7 @@
 //	helpdesk agent add --email E --name N --role admin|agent --password-stdin
 //	helpdesk token create --agent E --name N
 //	helpdesk import --mbox FILE | --maildir DIR
+//	helpdesk backup --out FILE
 //
 // Every flag has a HELPDESK_* environment twin; see README.md.
 package main
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return tokenCmd(ctx, rest, getenv, stdout, stderr)
 	case "import":
 		return importCmd(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, rest, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -82,6 +85,8 @@ commands:
              print a new API token for the agent (Authorization: Bearer …)
   import --mbox FILE | --maildir DIR
              bring old mail in as tickets, through the same pipeline as SMTP
+  backup --out FILE
+             copy the database consistently while the server runs
 
 Run "helpdesk <command> -h" for the flags of a command.
 `
