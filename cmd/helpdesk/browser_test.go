@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,14 +58,24 @@ func TestBrowser(t *testing.T) {
 		{"ada.admin@shop.example", "Ada Admin", "admin", "violet ink on recycled paper 7"},
 		{"tess.agent@shop.example", "Tess Agent", "agent", "magenta toner in the warehouse 3"},
 	}
-	for _, a := range accounts {
+	tokens := make([]string, len(accounts)) // API tokens, for the widget suite
+	for i, a := range accounts {
 		if _, stderr, err := runCmd(t, a.password+"\n", "agent", "add", "--data", data, "--email", a.email, "--name", a.name, "--role", a.role, "--password-stdin"); err != nil {
 			t.Fatalf("agent add %s: %v\n%s", a.email, err, stderr)
 		}
+		out, stderr, err := runCmd(t, "", "token", "create", "--data", data, "--agent", a.email, "--name", "browser suite")
+		if err != nil {
+			t.Fatalf("token create %s: %v\n%s", a.email, err, stderr)
+		}
+		tokens[i] = strings.TrimSpace(out)
 	}
 	smtpAddr := freeAddr(t)
 	const inboundToken = "browser-suite-inbound-token-0123456789"
-	ts := startServer(t, data, nil, "--hours", "Mon-Sun 00:00-24:00", "--smtp-addr", smtpAddr, "--inbound-token", inboundToken)
+	// The widget suite serves a shop page of its own on shopAddr, another
+	// origin, allowed to embed the chat widget.
+	shopAddr := freeAddr(t)
+	ts := startServer(t, data, nil, "--hours", "Mon-Sun 00:00-24:00", "--smtp-addr", smtpAddr, "--inbound-token", inboundToken,
+		"--allowed-origins", "http://"+shopAddr)
 
 	shots := os.Getenv("SCREENSHOT_DIR")
 	if shots == "" {
@@ -77,7 +88,8 @@ func TestBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(), "HELPDESK_URL="+ts.URL, "SCREENSHOT_DIR="+shots,
 		"HELPDESK_DATA="+data, "HELPDESK_SMTP_ADDR="+smtpAddr, "HELPDESK_INBOUND_TOKEN="+inboundToken,
 		"HELPDESK_ADMIN_EMAIL="+accounts[0].email, "HELPDESK_ADMIN_PASSWORD="+accounts[0].password,
-		"HELPDESK_AGENT_EMAIL="+accounts[1].email, "HELPDESK_AGENT_PASSWORD="+accounts[1].password)
+		"HELPDESK_AGENT_EMAIL="+accounts[1].email, "HELPDESK_AGENT_PASSWORD="+accounts[1].password,
+		"HELPDESK_ADMIN_TOKEN="+tokens[0], "HELPDESK_AGENT_TOKEN="+tokens[1], "HELPDESK_SHOP_ADDR="+shopAddr)
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser suite output:\n%s", out)
 	if err != nil {

@@ -88,6 +88,8 @@ var routeAccess = map[string]access{
 	"GET /kb/category/:slug":                         public,
 	"GET /kb/:slug":                                  public,
 	"GET /static/*":                                  public,
+	"GET /widget.js":                                 public, // the embeddable chat widget
+	"GET /demo":                                      public, // a demo shop page embedding it
 }
 
 // TestRouteAuthorization walks every registered route of the real server:

@@ -31,6 +31,7 @@ import (
 	"github.com/printshop/helpdesk/internal/server"
 	"github.com/printshop/helpdesk/internal/settings"
 	"github.com/printshop/helpdesk/internal/sqlitedb"
+	"github.com/printshop/helpdesk/internal/widget"
 	"github.com/printshop/helpdesk/kb"
 	"github.com/printshop/helpdesk/tickets"
 )
@@ -364,6 +365,10 @@ func newServer(c *core, chatSvc *chat.Service) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	chatWidget, err := widget.New(widget.Options{SiteName: siteName, PublicURL: c.cfg.PublicURL.String(), AllowedOrigins: c.cfg.AllowedOrigins})
+	if err != nil {
+		return nil, err
+	}
 	ready := []server.ReadyCheck{
 		{Name: "database", Check: c.db.Ping},
 		{Name: "search index", Check: func(context.Context) error { return c.faq.Ping() }},
@@ -392,6 +397,7 @@ func newServer(c *core, chatSvc *chat.Service) (*server.Server, error) {
 		Reports:  reports.NewHandlers(reports.New(c.db, reports.Options{Zone: c.sche, Queues: queues, Now: c.now})),
 		Console:  agentPages,
 		Pages:    pages,
+		Widget:   chatWidget,
 	}), nil
 }
 

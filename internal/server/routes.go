@@ -29,8 +29,15 @@ func (s *Server) routes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/metrics", s.metricsHandler())
 
+	// The chat widget reads these two from the shop's pages, so allowed
+	// site origins get CORS on them.
+	widgetCORS := func(c *fiber.Ctx) error { return c.Next() }
+	if h := s.deps.Widget; h != nil {
+		widgetCORS = h.CORS
+	}
+
 	api := app.Group("/api")
-	api.Get("/status", s.status)
+	api.Get("/status", widgetCORS, s.status)
 
 	a := s.deps.Auth
 	api.Post("/auth/login", a.Login)
@@ -48,7 +55,7 @@ func (s *Server) routes() {
 	api.Get("/admin/audit", adminOnly, a.Audit)
 
 	if h := s.deps.FAQ; h != nil {
-		api.Get("/faq/search", h.Search)
+		api.Get("/faq/search", widgetCORS, h.Search)
 	}
 	if h := s.deps.KB; h != nil {
 		api.Get("/kb/categories", h.Categories)
@@ -107,6 +114,13 @@ func (s *Server) routes() {
 
 	// Anything else under /api is a JSON 404, not a help-center page.
 	api.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+
+	// The chat widget a shop embeds with one script tag, and a demo shop
+	// page that does so.
+	if h := s.deps.Widget; h != nil {
+		app.Get("/widget.js", h.Script)
+		app.Get("/demo", h.Demo)
+	}
 
 	// The agents' pages are served to anyone; their APIs are guarded.
 	if h := s.deps.Console; h != nil {

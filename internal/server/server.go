@@ -26,6 +26,7 @@ import (
 	"github.com/printshop/helpdesk/internal/hours"
 	"github.com/printshop/helpdesk/internal/reports"
 	"github.com/printshop/helpdesk/internal/settings"
+	"github.com/printshop/helpdesk/internal/widget"
 	"github.com/printshop/helpdesk/kb"
 	"github.com/printshop/helpdesk/tickets"
 )
@@ -68,7 +69,8 @@ type Deps struct {
 	Reports  *reports.Handlers  // support reports for managers
 	Console  *console.Console   // the agents' pages (/agent…) and their helper endpoints
 
-	Pages *helpcenter.Pages // the customers' help center (HTML)
+	Pages  *helpcenter.Pages // the customers' help center (HTML)
+	Widget *widget.Handlers  // the embeddable chat widget (/widget.js) and its demo shop (/demo)
 }
 
 // Server is the HTTP side of a helpdesk process.
