@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -289,21 +290,83 @@ var allowedTypes = map[string]bool{
 	"application/pdf": true, "text/plain": true,
 }
 
-// sniffType returns the allowed content type of data, or "".
+// sniffType returns the allowed content type of data, or "". Content that
+// holds HTML, SVG or XML markup is refused whatever type it sniffs as: an
+// SVG or HTML page without a leading tag sniffs as text, and a polyglot (a
+// GIF, PNG or PDF header followed by a page) as the image or PDF.
 func sniffType(data []byte) string {
 	ct := http.DetectContentType(data)
 	base, _, _ := strings.Cut(ct, ";")
 	base = strings.TrimSpace(base)
-	if base == "text/plain" {
-		if !utf8.Valid(data) {
-			return ""
-		}
+	text := base == "text/plain"
+	switch {
+	case text && !utf8.Valid(data), !text && !allowedTypes[base]:
+		return ""
+	case hasMarkup(data, text):
+		return ""
+	case text:
 		return "text/plain; charset=utf-8"
 	}
-	if allowedTypes[base] {
-		return base
+	return base
+}
+
+// markupTagsBinary and markupTagsText are element names (and <!doctype,
+// <?xml) a browser acts on: they run script, load content or make the file
+// a page. Images and PDFs are only searched for markupTagsBinary, names
+// long enough that the random bytes of compressed data do not spell them
+// (with the "<" and a delimiter) by chance, while any of them in a
+// customer's picture or PDF means a polyglot. Text is searched for all.
+var (
+	markupTagsBinary = tagSet("script", "html", "svg", "iframe", "!doctype", "body", "object", "embed")
+	markupTagsText   = tagSet("script", "html", "svg", "iframe", "!doctype", "body", "object", "embed",
+		"?xml", "xml", "img", "image", "a", "head", "title", "style", "link", "meta", "base", "form", "input",
+		"button", "math", "frame", "frameset", "applet", "video", "audio", "source", "details", "marquee",
+		"use", "animate", "set", "foreignobject", "template", "noscript")
+)
+
+func tagSet(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
 	}
-	return ""
+	return m
+}
+
+// hasMarkup reports whether data holds a tag named in markupTagsText (text)
+// or markupTagsBinary (anything else), in any letter case: "<", the name,
+// then white space, ">" or "/".
+func hasMarkup(data []byte, text bool) bool {
+	tags := markupTagsBinary
+	if text {
+		tags = markupTagsText
+	}
+	var name [16]byte
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '<')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		n := 0
+		for k := i; k < len(data) && n < len(name); k++ {
+			b := data[k] | 0x20 // ASCII lower case
+			if !(b >= 'a' && b <= 'z' || n == 0 && (data[k] == '!' || data[k] == '?')) {
+				break
+			}
+			if data[k] == '!' || data[k] == '?' {
+				b = data[k]
+			}
+			name[n] = b
+			n++
+		}
+		if n > 0 && i+n < len(data) && isTagEnd(data[i+n]) && tags[string(name[:n])] {
+			return true
+		}
+	}
+}
+
+func isTagEnd(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '>' || b == '/'
 }
 
 // safeFilename keeps the last path element of a client file name, without

@@ -368,6 +368,13 @@ func (a Availability) frame() closedFrame {
 // publish sends an event; a failure is logged, not returned: the data is
 // in the store, and the next successful publish asks every node to re-read
 // (see resyncDue), so receivers catch up.
+//
+// When the broker fails (Redis is down), the event still reaches this
+// node's own connections, straight through the hub: the broker is only the
+// fan-out between nodes, so a customer and an agent on the same node go on
+// chatting without it. (Should the broker have delivered it after all, a
+// message is dropped by the connections' seq cursors; other frames may
+// arrive twice.)
 func (s *Service) publish(ctx context.Context, topic string, ev event) {
 	// What is published was committed: it must go out even when the
 	// connection that caused it is closing.
@@ -378,9 +385,11 @@ func (s *Service) publish(ctx context.Context, topic string, ev event) {
 			s.resyncDue.Store(false)
 		}
 	}
-	if err := s.broker.Publish(ctx, topic, mustJSON(ev)); err != nil {
+	data := mustJSON(ev)
+	if err := s.broker.Publish(ctx, topic, data); err != nil {
 		s.resyncDue.Store(true)
 		s.log.WarnContext(ctx, "chat: publish failed; nodes will re-read", "topic", topic, "err", err)
+		s.hub.HandleEvent(topic, data)
 	}
 }
 

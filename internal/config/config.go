@@ -147,7 +147,7 @@ func (r *raw) validate() (Config, error) {
 	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			return c, flagErr("redis", "(redacted)", err)
+			return c, flagErr("redis", "(redacted)", redisURLError(err))
 		}
 	}
 	if c.SMTPRelay != "" {
@@ -227,6 +227,18 @@ func listenAddr(s string) (string, error) {
 		return "", fmt.Errorf("host %q is not valid", host)
 	}
 	return s, nil
+}
+
+// redisURLError is a redis.ParseURL error fit for a one-line message that
+// may be printed or logged: url.Parse's errors repeat the whole URL,
+// password included, and go-redis's own may quote parts of the path or
+// query, unescaped (newlines included).
+func redisURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return errors.New("not a URL like redis://user:pass@host:6379/0")
+	}
+	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
 }
 
 func checkRelay(s string) error {
