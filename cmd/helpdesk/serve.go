@@ -93,6 +93,9 @@ func openCore(ctx context.Context, cfg config.Config, log *slog.Logger) (*core, 
 			c.close()
 			return nil, errors.New("--redis: not a redis:// URL")
 		}
+		// go-redis reports dial failures through its own package logger;
+		// send them into ours, as one JSON line with the rest.
+		redis.SetLogger(redisLog{log})
 		c.rdb = redis.NewClient(ropts)
 	}
 	c.auth = auth.New(db, auth.Options{Now: c.now, Logger: log, SecureCookies: cfg.PublicURL.Scheme == "https"})
@@ -327,6 +330,13 @@ func viewers(rdb *redis.Client, now func() time.Time) tickets.Viewers {
 		return nil // tickets' in-process default
 	}
 	return chat.NewRedisViewers(rdb, redisPrefix, now)
+}
+
+// redisLog adapts slog to go-redis's logger interface.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 func hostname() string {
