@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -276,7 +277,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	var smtpd *mail.SMTPServer
 	if smtpLn != nil {
-		smtpd = mail.NewSMTPServer(c.tix, mail.SMTPOptions{Domain: cfg.PublicURL.Hostname(), Logger: log})
+		sopts := mail.SMTPOptions{Domain: cfg.PublicURL.Hostname(), Logger: log}
+		if cfg.SMTPTLS != nil {
+			sopts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cfg.SMTPTLS}, MinVersion: tls.VersionTLS12}
+		}
+		smtpd = mail.NewSMTPServer(c.tix, sopts)
 		go func() {
 			if err := smtpd.Serve(smtpLn); err != nil {
 				errc <- fmt.Errorf("smtp server: %w", err)

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +50,7 @@ type Config struct {
 	Holidays       []hours.Date
 	TrustedProxies []string // addresses or CIDRs whose X-Forwarded-For is believed
 	IMAP           []IMAPSource
+	SMTPTLS        *tls.Certificate // offered over STARTTLS by the inbound SMTP server; nil = no STARTTLS
 	LogLevel       string
 }
 
@@ -73,7 +75,7 @@ type field struct {
 // raw holds the unvalidated string value of every flag.
 type raw struct {
 	addr, data, smtpAddr, redis, relay, inboxes, publicURL, origins,
-	inboundToken, hours, timezone, holidays, proxies, imap, logLevel string
+	inboundToken, hours, timezone, holidays, proxies, imap, tlsCert, tlsKey, logLevel string
 }
 
 func (r *raw) fields() []field {
@@ -92,6 +94,8 @@ func (r *raw) fields() []field {
 		{"holidays", "HELPDESK_HOLIDAYS", "", "closed dates, YYYY-MM-DD comma separated", &r.holidays},
 		{"trusted-proxies", "HELPDESK_TRUSTED_PROXIES", "", "proxy addresses or CIDRs whose X-Forwarded-For is trusted (comma separated)", &r.proxies},
 		{"imap", "HELPDESK_IMAP", "", "hosted mailboxes to poll: inbox=imaps://user:pass@host:993/INBOX?after=seen, comma separated (prefer the environment variable: it holds passwords)", &r.imap},
+		{"smtp-tls-cert", "HELPDESK_SMTP_TLS_CERT", "", "PEM certificate (chain) for STARTTLS on inbound SMTP", &r.tlsCert},
+		{"smtp-tls-key", "HELPDESK_SMTP_TLS_KEY", "", "PEM private key for --smtp-tls-cert", &r.tlsKey},
 		{"log-level", "HELPDESK_LOG_LEVEL", "info", "debug, info, warn or error", &r.logLevel},
 	}
 }
@@ -193,6 +197,17 @@ func (r *raw) validate() (Config, error) {
 	if c.IMAP, err = parseIMAP(r.imap, c.Inboxes); err != nil {
 		// The value holds passwords: name the flag, not the value.
 		return c, flagErr("imap", "(redacted)", err)
+	}
+	switch {
+	case r.tlsCert == "" && r.tlsKey == "":
+	case r.tlsCert == "" || r.tlsKey == "":
+		return c, flagErr("smtp-tls-cert", r.tlsCert, errors.New("--smtp-tls-cert and --smtp-tls-key go together"))
+	default:
+		cert, err := tls.LoadX509KeyPair(r.tlsCert, r.tlsKey)
+		if err != nil {
+			return c, flagErr("smtp-tls-cert", r.tlsCert, errors.New(strings.Join(strings.Fields(err.Error()), " ")))
+		}
+		c.SMTPTLS = &cert
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
