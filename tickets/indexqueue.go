@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // indexQueue moves search-index updates off the write path while Run is
@@ -81,5 +82,17 @@ func (s *Service) indexLoop(ctx context.Context) {
 		case <-q.wake:
 			flush(false)
 		}
+		// At most one batch per indexPace: under a stream of mail, every
+		// flush of a handful of tickets makes a new Bleve segment that must
+		// later be merged, which cost more CPU than the indexing itself
+		// (BENCHMARKS.md). Waiting lets ids gather into fewer, larger
+		// batches; a change becomes searchable within about a second.
+		select {
+		case <-ctx.Done():
+		case <-time.After(indexPace):
+		}
 	}
 }
+
+// indexPace is the shortest time between two index batches.
+const indexPace = time.Second

@@ -1,19 +1,34 @@
-// Package loadgen drives the helpdesk's email and search entry points for
-// the load tool (cmd/chatload, which adds chat): a stream of inbound mail
-// over real SMTP, and FAQ searches over HTTP, each at a target rate, with
-// latency percentiles and error counts. It only ever talks to the address
-// it is given; the tool is meant for loopback.
+// Package loadgen puts load on a running helpdesk through its public entry
+// points and reports what the server sustained. It is the engine of
+// cmd/loadtest and of the crash test (test/crash), which import it so that
+// the load a person runs and the load the crash test survives are one code.
+//
+// Streams, all paced at a target rate and run at the same time by Run:
+//
+//   - chat: customers on /ws/chat say hello and send messages; agents on
+//     /ws/agent go online, accept every offer and optionally answer (Chat);
+//   - mail: inbound messages over real SMTP, several per session (Mail);
+//   - search: FAQ searches over HTTP (Search);
+//   - idle: customer sockets that say hello and hold, to measure what an
+//     open socket costs the server.
+//
+// Each stream reports throughput, latency percentiles and errors (Stats).
+// A Recorder writes every acknowledged chat message and every accepted
+// email as JSON lines, so that a later check can prove none was lost.
+// With a process id, Run samples the server's resident memory from
+// /proc/PID/status during the run.
+//
+// Latencies are measured from the moment a request is written, not from
+// when the pacer meant to send it; a server that falls behind shows up as a
+// rate below the target rather than as latency. loadgen only ever talks to
+// the address it is given and is meant for loopback.
 package loadgen
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
-	"net/smtp"
-	"net/url"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,14 +38,20 @@ import (
 // Stats summarises one stream.
 type Stats struct {
 	Name     string
-	Sent     int64 // attempts
-	OK       int64 // accepted (250 for mail, 200 for search)
+	What     string // what the latency measures, for the report
+	Sent     int64  // attempts
+	OK       int64  // accepted (ack for chat, 250 for mail, 200 for search)
 	Errors   int64
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	Max      time.Duration
 	FirstErr string
-	Accepted []string // Message-IDs of mail that got a 250, for loss checks
+	// ErrorKinds counts errors by kind (up to 20 kinds; later kinds are
+	// counted in Errors only).
+	ErrorKinds map[string]int
+	// Accepted holds the Message-IDs of mail that got a 250, for loss
+	// checks; nil for other streams.
+	Accepted []string
 }
 
 // Rate is OK per second over the stream's run.
@@ -41,78 +62,145 @@ func (s Stats) Rate() float64 {
 	return float64(s.OK) / s.Elapsed.Seconds()
 }
 
+// String is the stream's report line.
 func (s Stats) String() string {
-	line := fmt.Sprintf("%-7s %7d ok %5d errors %8.1f/s  p50 %-9v p99 %-9v max %v",
-		s.Name, s.OK, s.Errors, s.Rate(), s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Max.Round(10*time.Microsecond))
-	if s.FirstErr != "" {
-		line += "  first error: " + s.FirstErr
+	line := fmt.Sprintf("%-8s %8d ok %8d sent %6d errors %8.1f/s  p50 %-9v p99 %-9v max %-9v",
+		s.Name, s.OK, s.Sent, s.Errors, s.Rate(), roundLatency(s.P50), roundLatency(s.P99), roundLatency(s.Max))
+	if s.What != "" {
+		line += " (" + s.What + ")"
 	}
-	return line
+	if s.Errors > 0 {
+		if len(s.ErrorKinds) > 0 {
+			keys := slices.Sorted(maps.Keys(s.ErrorKinds))
+			parts := make([]string, len(keys))
+			for i, k := range keys {
+				parts[i] = fmt.Sprintf("%s ×%d", k, s.ErrorKinds[k])
+			}
+			line += "  errors: " + strings.Join(parts, "; ")
+		} else if s.FirstErr != "" {
+			line += "  first error: " + s.FirstErr
+		}
+	}
+	return strings.TrimRight(line, " ")
 }
 
-// recorder collects latencies from many goroutines.
-type recorder struct {
+func roundLatency(d time.Duration) time.Duration {
+	switch {
+	case d >= 100*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}
+
+// maxErrorKinds bounds Stats.ErrorKinds.
+const maxErrorKinds = 20
+
+// collector gathers one stream's outcomes from many goroutines.
+type collector struct {
+	sent, ok, errs atomic.Int64
+
 	mu       sync.Mutex
 	lat      []time.Duration
 	ids      []string
-	sent, ok atomic.Int64
-	errs     atomic.Int64
-	firstErr atomic.Value
+	firstErr string
+	kinds    map[string]int
 }
 
-func (r *recorder) done(d time.Duration, id string, err error) {
-	r.sent.Add(1)
+// done records one finished attempt: its latency and, for mail, the
+// Message-ID that was accepted; or its error.
+func (c *collector) done(d time.Duration, id string, err error) {
+	c.sent.Add(1)
 	if err != nil {
-		r.errs.Add(1)
-		r.firstErr.CompareAndSwap(nil, err.Error())
+		c.fail(short(err))
 		return
 	}
-	r.ok.Add(1)
-	r.mu.Lock()
-	r.lat = append(r.lat, d)
+	c.ok.Add(1)
+	c.mu.Lock()
+	c.lat = append(c.lat, d)
 	if id != "" {
-		r.ids = append(r.ids, id)
+		c.ids = append(c.ids, id)
 	}
-	r.mu.Unlock()
+	c.mu.Unlock()
 }
 
-func (r *recorder) stats(name string, elapsed time.Duration) Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := Stats{Name: name, Sent: r.sent.Load(), OK: r.ok.Load(), Errors: r.errs.Load(), Elapsed: elapsed, Accepted: r.ids}
-	if v, ok := r.firstErr.Load().(string); ok {
-		s.FirstErr = v
+// success records an accepted attempt whose send was counted apart.
+func (c *collector) success(d time.Duration) {
+	c.ok.Add(1)
+	c.mu.Lock()
+	c.lat = append(c.lat, d)
+	c.mu.Unlock()
+}
+
+// fail records an error of the given kind.
+func (c *collector) fail(kind string) {
+	c.errs.Add(1)
+	c.mu.Lock()
+	if c.firstErr == "" {
+		c.firstErr = kind
 	}
-	if n := len(r.lat); n > 0 {
-		sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
-		s.P50 = r.lat[n/2]
-		s.P99 = r.lat[min(n-1, n*99/100)]
-		s.Max = r.lat[n-1]
+	if c.kinds == nil {
+		c.kinds = map[string]int{}
 	}
+	if _, ok := c.kinds[kind]; ok || len(c.kinds) < maxErrorKinds {
+		c.kinds[kind]++
+	}
+	c.mu.Unlock()
+}
+
+func (c *collector) stats(name, what string, elapsed time.Duration) Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := Stats{Name: name, What: what, Sent: c.sent.Load(), OK: c.ok.Load(), Errors: c.errs.Load(),
+		Elapsed: elapsed, FirstErr: c.firstErr, ErrorKinds: maps.Clone(c.kinds), Accepted: slices.Clone(c.ids)}
+	lat := slices.Clone(c.lat)
+	slices.Sort(lat)
+	s.P50, s.P99, s.Max = percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
 	return s
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted: the
+// smallest value at least p percent of the samples are at or below.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := int(float64(n)*p/100 + 0.999999999)
+	return sorted[min(max(rank, 1), n)-1]
 }
 
 // pace calls fn at about rate per second with up to workers calls in
 // flight, until ctx ends or total calls were started (total <= 0: no cap).
-func pace(ctx context.Context, rate float64, workers, total int, fn func(i int)) {
+// fn gets the worker's number (0..workers-1), for state a worker keeps
+// such as an SMTP session, and the call's sequence number. When every
+// worker is busy the schedule slips; the calls missed are made as fast as
+// workers free up, so the rate reported shows whether the target was met.
+func pace(ctx context.Context, rate float64, workers, total int, fn func(worker, i int)) {
+	if rate <= 0 {
+		return
+	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for w := range workers {
+		wg.Go(func() {
 			for i := range jobs {
-				fn(i)
+				fn(w, i)
 			}
-		}()
+		})
 	}
 	interval := time.Duration(float64(time.Second) / rate)
 	next := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for i := 0; total <= 0 || i < total; i++ {
 		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
 			select {
 			case <-ctx.Done():
-			case <-time.After(d):
+			case <-timer.C:
 			}
 		}
 		if ctx.Err() != nil {
@@ -128,99 +216,12 @@ func pace(ctx context.Context, rate float64, workers, total int, fn func(i int))
 	wg.Wait()
 }
 
-// MailOptions configures a mail stream.
-type MailOptions struct {
-	Addr        string  // SMTP host:port
-	Rcpt        string  // an inbox address
-	Rate        float64 // messages per second
-	Connections int     // concurrent SMTP sessions
-	Total       int     // stop after this many (0: until ctx ends)
-	Size        int     // approximate message size in bytes (10 KB typical)
-	Tag         string  // goes into Message-IDs, to tell runs apart
-}
-
-// Mail sends a stream of ~Size-byte customer messages and reports how many
-// got a 250, with SMTP transaction latency.
-func Mail(ctx context.Context, o MailOptions) Stats {
-	if o.Size <= 0 {
-		o.Size = 10 << 10
+// short trims a long error message to its last part, which usually names
+// the cause, so that error kinds group.
+func short(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i > 0 && len(s) > 60 {
+		s = s[i+2:]
 	}
-	if o.Connections <= 0 {
-		o.Connections = 8
-	}
-	if o.Tag == "" {
-		o.Tag = fmt.Sprintf("%d", time.Now().UnixNano())
-	}
-	body := fillerText(o.Size)
-	rec := &recorder{}
-	start := time.Now()
-	pace(ctx, o.Rate, o.Connections, o.Total, func(i int) {
-		id := fmt.Sprintf("load-%s-%d@loadgen.example", o.Tag, i)
-		from := fmt.Sprintf("customer%d@loadgen.example", i%500)
-		msg := fmt.Sprintf("From: Customer %d <%s>\r\nTo: %s\r\nSubject: Question about order %d\r\nMessage-ID: <%s>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-			i%500, from, o.Rcpt, 10000+i, id, time.Now().Format(time.RFC1123Z), body)
-		t0 := time.Now()
-		err := smtp.SendMail(o.Addr, nil, from, []string{o.Rcpt}, []byte(msg))
-		rec.done(time.Since(t0), id, err)
-	})
-	return rec.stats("smtp", time.Since(start))
-}
-
-// SearchOptions configures a search stream.
-type SearchOptions struct {
-	BaseURL string  // http://127.0.0.1:8080
-	Rate    float64 // searches per second
-	Workers int
-	Total   int
-}
-
-// searchQueries is a mix of what customers type, typos included.
-var searchQueries = []string{
-	"refund", "where is my order", "trackng number", "free shipping", "canada",
-	"toner vs ink", "high yield", "pasword locked", "coupon code", "pay by check",
-	"remanufactured cartridge", "ink level empty", "how long does shipping take",
-	"return policy two years", "government account", "sent my ink back 2 weeks ago still no money",
-}
-
-// Search runs FAQ searches and reports latency as seen by the client.
-func Search(ctx context.Context, o SearchOptions) Stats {
-	if o.Workers <= 0 {
-		o.Workers = 8
-	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers}}
-	rec := &recorder{}
-	start := time.Now()
-	pace(ctx, o.Rate, o.Workers, o.Total, func(i int) {
-		q := searchQueries[rand.IntN(len(searchQueries))]
-		t0 := time.Now()
-		resp, err := client.Get(o.BaseURL + "/api/faq/search?limit=5&q=" + url.QueryEscape(q))
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				err = fmt.Errorf("status %d", resp.StatusCode)
-			}
-		}
-		rec.done(time.Since(t0), "", err)
-	})
-	return rec.stats("search", time.Since(start))
-}
-
-// fillerText returns about n bytes of plausible text in 72-column lines.
-func fillerText(n int) string {
-	words := strings.Fields("my printer says the new cartridge is empty although I installed it yesterday and the order arrived on time " +
-		"could you tell me whether the high yield toner fits the same model and how long a refund takes to show on my card thanks")
-	var b strings.Builder
-	col := 0
-	for i := 0; b.Len() < n; i++ {
-		w := words[i%len(words)]
-		if col+len(w) > 72 {
-			b.WriteString("\r\n")
-			col = 0
-		}
-		b.WriteString(w)
-		b.WriteByte(' ')
-		col += len(w) + 1
-	}
-	return b.String()
+	return s
 }

@@ -7,27 +7,36 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/printshop/helpdesk/chat"
 	"github.com/printshop/helpdesk/internal/auth"
+	"github.com/printshop/helpdesk/internal/loadgen"
 	"github.com/printshop/helpdesk/internal/sqlitedb"
 )
 
-// harness is a chat server for load tests, until the helpdesk binary
-// serves chat: chat.Service and chat.Handlers on a Fiber app configured
-// like internal/server, a fresh SQLite database in a temporary folder,
-// in-process broker and presence, and agents whose bearer tokens are
-// "load-<n>" (a stand-in for internal/auth's middleware).
+// harness is the chat server of -self and -serve: chat.Service and
+// chat.Handlers on a Fiber app configured like internal/server, a fresh
+// SQLite database in a temporary folder, in-process broker and presence,
+// and agents whose bearer tokens are "load-<n>" (a stand-in for
+// internal/auth's middleware). It isolates chat from the rest of the
+// helpdesk, for profiling it and measuring what a socket costs; set
+// LOADTEST_LOG=1 to see its log.
 type harness struct {
 	url    string
 	tokens []string
 	svc    *chat.Service
 	app    *fiber.App
+	ln     net.Listener
 	db     *sqlitedb.DB
 	dir    string
 	done   chan error
@@ -42,7 +51,7 @@ type harnessConfig struct {
 }
 
 func startHarness(ctx context.Context, cfg harnessConfig) (*harness, error) {
-	dir, err := os.MkdirTemp("", "chatload-")
+	dir, err := os.MkdirTemp("", "loadtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +76,7 @@ func startHarness(ctx context.Context, cfg harnessConfig) (*harness, error) {
 		h.tokens = append(h.tokens, tok)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("CHATLOAD_LOG") != "" {
+	if os.Getenv("LOADTEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	h.svc, err = chat.New(chat.Options{
@@ -88,6 +97,7 @@ func startHarness(ctx context.Context, cfg harnessConfig) (*harness, error) {
 		h.cleanup()
 		return nil, err
 	}
+	h.ln = ln
 	h.url = "http://" + ln.Addr().String()
 	handlers := chat.NewHandlers(h.svc, chat.HandlerOptions{PublicURL: h.url})
 	h.app = fiber.New(fiber.Config{
@@ -115,6 +125,9 @@ func (h *harness) stop() {
 	defer cancel()
 	_ = h.svc.Close(ctx)
 	_ = h.app.ShutdownWithContext(ctx)
+	// Shutdown finds nothing to stop when it runs before the serving
+	// goroutine got going; closing the listener ends Listener then too.
+	_ = h.ln.Close()
 	<-h.done
 	h.cleanup()
 }
@@ -124,4 +137,38 @@ func (h *harness) cleanup() {
 		h.db.Close()
 	}
 	os.RemoveAll(h.dir)
+}
+
+// memStatsOnSignal, whenever the process gets SIGUSR1, collects garbage,
+// returns free memory to the OS and prints the Go runtime's memory figures
+// and the resident set size, to see where a socket's memory goes. With
+// LOADTEST_HEAP_PROFILE=FILE it also writes a heap profile there. Its
+// goroutine ends with ctx.
+func memStatsOnSignal(ctx context.Context, out io.Writer) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGUSR1)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				debug.FreeOSMemory() // a GC, and freed memory back to the OS
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				pm, _ := loadgen.ReadProcMem(os.Getpid())
+				fmt.Fprintf(out, "goroutines %d; heap in use %d KiB; stacks %d KiB; other runtime %d KiB; sys %d KiB; RSS %d KiB\n",
+					runtime.NumGoroutine(), m.HeapInuse>>10, m.StackInuse>>10,
+					(m.MSpanInuse+m.MCacheInuse+m.BuckHashSys+m.GCSys+m.OtherSys)>>10, m.Sys>>10, pm.RSS)
+				if path := os.Getenv("LOADTEST_HEAP_PROFILE"); path != "" {
+					if f, err := os.Create(path); err == nil {
+						_ = pprof.WriteHeapProfile(f)
+						f.Close()
+						fmt.Fprintf(out, "heap profile written to %s\n", path)
+					}
+				}
+			}
+		}
+	}()
 }
