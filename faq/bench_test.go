@@ -43,14 +43,16 @@ func benchQueries(b testing.TB) []string {
 }
 
 // runQueries runs b.N searches over qs and reports the median and 99th
-// percentile latency of a single search.
+// percentile latency of one search, the CPU time per search, the share of
+// searches with a result and the average number of matching articles.
 func runQueries(b *testing.B, ix *Index, qs []string, category string) {
 	b.Helper()
 	ctx := context.Background()
 	durs := make([]time.Duration, 0, b.N)
-	hits := 0
+	hits, matches := 0, 0
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := range b.N {
 		start := time.Now()
 		res, err := ix.Search(ctx, Query{Text: qs[i%len(qs)], Category: category})
@@ -61,10 +63,21 @@ func runQueries(b *testing.B, ix *Index, qs []string, category string) {
 		if len(res.Results) > 0 {
 			hits++
 		}
+		matches += res.Total
 	}
 	b.StopTimer()
+	reportCPU(b, cpuTime()-cpu)
 	reportPercentiles(b, durs)
 	b.ReportMetric(100*float64(hits)/float64(b.N), "%answered")
+	b.ReportMetric(float64(matches)/float64(b.N), "matches/op")
+}
+
+// reportCPU reports the process's CPU time per operation, all goroutines
+// (searches, garbage collection, Bleve's background work) together.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	}
 }
 
 // reportPercentiles reports the median and 99th percentile of durs.
@@ -106,6 +119,7 @@ func runReference(b *testing.B, ix *Index, qs []string) {
 	ctx := context.Background()
 	durs := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := range b.N {
 		start := time.Now()
 		ix.mu.RLock()
@@ -117,7 +131,11 @@ func runReference(b *testing.B, ix *Index, qs []string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		plan, err := ix.qb.plan(ctx, r, qs[i%len(qs)])
+		snap, err := ix.snapshots.get(ctx, r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := ix.qb.plan(ctx, r, snap.words, qs[i%len(qs)])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -129,6 +147,7 @@ func runReference(b *testing.B, ix *Index, qs []string) {
 		durs = append(durs, time.Since(start))
 	}
 	b.StopTimer()
+	reportCPU(b, cpuTime()-cpu)
 	reportPercentiles(b, durs)
 }
 
@@ -140,12 +159,12 @@ func BenchmarkIndex100k(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		dir := b.TempDir()
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		ix, err := Open(indexDir(dir), src, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		el := time.Since(start)
+		el, used := time.Since(start), cpuTime()-cpu
 		b.StopTimer()
 		if n, err := ix.DocCount(); err != nil || n != syntheticSize {
 			b.Fatalf("DocCount = %d, %v", n, err)
@@ -154,6 +173,7 @@ func BenchmarkIndex100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(el.Seconds(), "s/build")
+		b.ReportMetric(used.Seconds(), "cpu-s/build")
 		b.ReportMetric(float64(syntheticSize)/el.Seconds(), "articles/s")
 		b.StartTimer()
 	}
@@ -161,9 +181,13 @@ func BenchmarkIndex100k(b *testing.B) {
 
 // syntheticArticles generates n help-center-like articles, the same for the
 // same seed. Words are drawn from a Zipf distribution over a vocabulary of
-// everyday English, the shop's own words, product codes and generated
-// filler, so term frequencies look like real text: a few words everywhere,
-// a long tail of rare ones.
+// everyday English, product codes and generated filler, so term
+// frequencies look like real text: a few words everywhere, a long tail of
+// rare ones. One word in six, half the title words and all tags come from
+// the shop's own vocabulary (in the starter articles, 18% of the words are
+// such shop words). The query mix matches 32% of the starter articles on
+// average and 47% of these, so this corpus is, if anything, the harder
+// case: most of a search's work is reading the postings of every match.
 func syntheticArticles(n int, seed uint64) []kb.Article {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	vocab := syntheticVocabulary(r)

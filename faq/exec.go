@@ -188,7 +188,7 @@ func execute(ctx context.Context, r index.IndexReader, lengths fieldLengths, pla
 		return collected{counts: make([]int, len(cats.names))}, nil
 	}
 	cp := compilePlan(plan)
-	stats, err := leafStats(ctx, r, cp, docTotal, lengths)
+	stats, readers, err := leafStats(ctx, r, cp, docTotal, lengths)
 	if err != nil {
 		return collected{}, err
 	}
@@ -202,10 +202,14 @@ func execute(ctx context.Context, r index.IndexReader, lengths fieldLengths, pla
 		if w == workers-1 {
 			hi = math.MaxUint64
 		}
+		var own [][]index.TermFieldReader // nil: open new ones
+		if w == 0 {
+			own = readers
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[w], errs[w] = runRange(ctx, r, cp, stats, cats, want, limit, lo, hi)
+			results[w], errs[w] = runRange(ctx, r, cp, stats, own, cats, want, limit, lo, hi)
 		}()
 	}
 	wg.Wait()
@@ -243,17 +247,23 @@ type partStat struct {
 // Bleve's query norm over all of them (one over the root of the sum of the
 // squared weights), as Bleve's searchers would. A phrase weighs and scores
 // as the sum of its terms, as in Bleve.
-func leafStats(ctx context.Context, r index.IndexReader, cp *compiledPlan, docTotal uint64, avg fieldLengths) ([][]partStat, error) {
+//
+// The postings readers opened for the document frequencies are returned
+// too, ready for the first worker: opening a reader costs about as much as
+// reading a short postings list.
+func leafStats(ctx context.Context, r index.IndexReader, cp *compiledPlan, docTotal uint64, avg fieldLengths) ([][]partStat, [][]index.TermFieldReader, error) {
 	stats := make([][]partStat, len(cp.leafDefs))
+	readers := make([][]index.TermFieldReader, len(cp.leafDefs))
 	var sumSquares float64
 	for i, d := range cp.leafDefs {
 		for _, term := range d.terms {
-			tfr, err := r.TermFieldReader(ctx, []byte(term), d.field, false, false, false)
+			tfr, err := r.TermFieldReader(ctx, []byte(term), d.field, true, true, len(d.terms) > 1)
 			if err != nil {
-				return nil, err
+				closeReaders(readers)
+				return nil, nil, err
 			}
+			readers[i] = append(readers[i], tfr)
 			st := partStat{avgLen: avg[d.field], df: tfr.Count()}
-			_ = tfr.Close()
 			st.idf = idf(st.avgLen, docTotal, st.df)
 			st.weight = d.boost * st.idf
 			sumSquares += st.weight * st.weight
@@ -268,7 +278,15 @@ func leafStats(ctx context.Context, r index.IndexReader, cp *compiledPlan, docTo
 			}
 		}
 	}
-	return stats, nil
+	return stats, readers, nil
+}
+
+func closeReaders(readers [][]index.TermFieldReader) {
+	for _, rs := range readers {
+		for _, r := range rs {
+			_ = r.Close()
+		}
+	}
 }
 
 // idf is Bleve's inverse document frequency: BM25's when the field has an
@@ -280,13 +298,22 @@ func idf(avgLen float64, docTotal, docTerm uint64) float64 {
 	return 1 + math.Log(float64(docTotal)/float64(docTerm+1))
 }
 
-// runRange scores the documents numbered lo up to hi.
-func runRange(ctx context.Context, r index.IndexReader, cp *compiledPlan, stats [][]partStat, cats *categoryTable, want []uint16, limit int, lo, hi uint64) (res collected, err error) {
+// runRange scores the documents numbered lo up to hi. It reads postings
+// with readers if not nil, else with readers of its own; it closes them.
+func runRange(ctx context.Context, r index.IndexReader, cp *compiledPlan, stats [][]partStat, readers [][]index.TermFieldReader, cats *categoryTable, want []uint16, limit int, lo, hi uint64) (res collected, err error) {
 	leaves := make([]*execLeaf, 0, len(cp.leafDefs))
 	defer func() {
 		for _, l := range leaves {
 			for _, p := range l.parts {
 				_ = p.tfr.Close()
+			}
+		}
+		if readers != nil {
+			// Close those not handed to a leaf before an error.
+			for i := len(leaves); i < len(readers); i++ {
+				for _, tfr := range readers[i] {
+					_ = tfr.Close()
+				}
 			}
 		}
 	}()
@@ -299,7 +326,9 @@ func runRange(ctx context.Context, r index.IndexReader, cp *compiledPlan, stats 
 		for j, term := range d.terms {
 			st := stats[i][j]
 			p := &postings{weight: st.weight, idf: st.idf, avgLen: st.avgLen}
-			if p.tfr, err = r.TermFieldReader(ctx, []byte(term), d.field, true, true, phrase); err != nil {
+			if readers != nil {
+				p.tfr = readers[i][j]
+			} else if p.tfr, err = r.TermFieldReader(ctx, []byte(term), d.field, true, true, phrase); err != nil {
 				return res, err
 			}
 			l.parts = append(l.parts, p)

@@ -9,19 +9,16 @@ import (
 	"github.com/printshop/helpdesk/kb"
 )
 
-// memSource is an in-memory Source whose articles a test can change, and
-// which counts how often it was read (each read is a build or a check).
+// memSource is an in-memory Source whose articles a test can change.
 type memSource struct {
-	mu    sync.Mutex
-	arts  []kb.Article
-	reads int
-	err   error
+	mu   sync.Mutex
+	arts []kb.Article
+	err  error
 }
 
 func (s *memSource) Published(ctx context.Context) ([]kb.Article, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reads++
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -38,12 +35,6 @@ func (s *memSource) set(arts ...kb.Article) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.arts = arts
-}
-
-func (s *memSource) readCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reads
 }
 
 // openTestIndex opens an index in <root>/index/faq and closes it when the

@@ -8,10 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -32,7 +34,7 @@ type Source interface {
 // Options configures an Index. The zero value is usable.
 type Options struct {
 	Logger     *slog.Logger          // nil discards logs
-	Registerer prometheus.Registerer // nil registers no metrics
+	Registerer prometheus.Registerer // nil registers no metrics; one Registerer takes one Index
 	Renderer   *kb.Renderer          // turns article Markdown into indexed text; nil means kb.NewRenderer()
 	BatchSize  int                   // articles per batch when building; 0 means DefaultBatchSize
 }
@@ -62,17 +64,18 @@ const openTimeout = "2s"
 // during Upsert and Rebuild, and pause only for the moment a rebuilt index
 // is swapped in.
 type Index struct {
-	dir        string
-	src        Source
-	log        *slog.Logger
-	render     *kb.Renderer
-	batchSize  int
-	mapping    mapping.IndexMapping
-	qb         *queryBuilder
-	categories categoryCache
-	duration   prometheus.Histogram // nil without a Registerer
+	dir       string
+	src       Source
+	log       *slog.Logger
+	render    *kb.Renderer
+	batchSize int
+	mapping   mapping.IndexMapping
+	qb        *queryBuilder
+	snapshots snapshotCache
+	duration  prometheus.Histogram // nil without a Registerer
 
-	rebuildMu sync.Mutex // one build at a time
+	rebuildMu sync.Mutex  // one build at a time
+	healing   atomic.Bool // a rebuild after a failed search is running (heal.go)
 
 	// mu guards idx. Everything that uses idx holds it for reading for the
 	// whole use; the swap after a rebuild holds it for writing, so it never
@@ -90,6 +93,9 @@ type Index struct {
 	journaling bool
 	journal    []change
 }
+
+// The index follows the knowledge base through kb.Service's hooks.
+var _ kb.Indexer = (*Index)(nil)
 
 // change is one update recorded during a rebuild; doc is nil for a removal.
 type change struct {
@@ -258,7 +264,7 @@ func stale(idx bleve.Index, arts []kb.Article) (reason string, err error) {
 		return "", fmt.Errorf("no document readable among %d", n)
 	}
 	newestIndexed, _ := res.Hits[0].Fields[fieldUpdated].(float64)
-	var newest float64
+	newest := math.Inf(-1)
 	for _, a := range arts {
 		newest = max(newest, float64(a.UpdatedAt.UnixMilli()))
 	}
@@ -271,7 +277,10 @@ func stale(idx bleve.Index, arts []kb.Article) (reason string, err error) {
 // Rebuild builds a new index from the Source and swaps it in, for the
 // reindex command. progress, if not nil, is called after each batch with the
 // number of articles indexed so far and the total. Updates that arrive
-// during the rebuild are kept. On error the current index stays in place.
+// during the rebuild are kept. On error the current index stays in
+// service; only if it cannot be reopened after a failed swap do searches
+// return ErrClosed until a Rebuild succeeds. It returns ErrClosed after
+// Close.
 func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) error {
 	ix.rebuildMu.Lock()
 	defer ix.rebuildMu.Unlock()
@@ -366,24 +375,8 @@ func (ix *Index) build(ctx context.Context, path string, arts []kb.Article, prog
 			err = cerr
 		}
 	}()
-	total := len(arts)
-	for start := 0; start < total; start += ix.batchSize {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		end := min(start+ix.batchSize, total)
-		b := idx.NewBatch()
-		for _, a := range arts[start:end] {
-			if err := b.Index(a.Slug, newDocument(a, ix.render)); err != nil {
-				return fmt.Errorf("article %s: %w", a.Slug, err)
-			}
-		}
-		if err := idx.Batch(b); err != nil {
-			return err
-		}
-		if progress != nil {
-			progress(end, total)
-		}
+	if err := ix.indexAll(ctx, idx, arts, progress); err != nil {
+		return err
 	}
 
 	// The statistics and the version stamp come last, in a batch of their
@@ -406,6 +399,31 @@ func (ix *Index) build(ctx context.Context, path string, arts []kb.Article, prog
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// indexAll indexes arts into idx in batches, calling progress after each
+// with the number of articles indexed so far.
+func (ix *Index) indexAll(ctx context.Context, idx bleve.Index, arts []kb.Article, progress func(done, total int)) error {
+	total := len(arts)
+	for start := 0; start < total; start += ix.batchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(start+ix.batchSize, total)
+		b := idx.NewBatch()
+		for _, a := range arts[start:end] {
+			if err := b.Index(a.Slug, newDocument(a, ix.render)); err != nil {
+				return fmt.Errorf("article %s: %w", a.Slug, err)
+			}
+		}
+		if err := idx.Batch(b); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(end, total)
+		}
+	}
+	return nil
 }
 
 // indexLengths measures idx's average field lengths, encoded for storing.
@@ -468,13 +486,16 @@ func (ix *Index) swap(path, trash string) error {
 			ix.log.Warn("faq: close old index", "err", err)
 		}
 		ix.idx = nil
-		ix.categories.reset()
+		ix.snapshots.reset()
 	}
 	if err := os.Rename(ix.dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		ix.reopenAfterFailedSwap()
 		return err
 	}
 	if err := os.Rename(path, ix.dir); err != nil {
+		if os.Rename(trash, ix.dir) == nil {
+			ix.reopenAfterFailedSwap()
+		}
 		return err
 	}
 	syncDir(filepath.Dir(ix.dir))
@@ -491,8 +512,8 @@ func (ix *Index) swap(path, trash string) error {
 	return nil
 }
 
-// reopenAfterFailedSwap puts the old index back in service when it could
-// not be moved aside. Called with mu held.
+// reopenAfterFailedSwap puts the old index back in service when the new
+// one could not be moved into place. Called with mu held.
 func (ix *Index) reopenAfterFailedSwap() {
 	idx, err := bleve.OpenUsing(ix.dir, openConfig())
 	if err == nil {
@@ -605,7 +626,7 @@ func (ix *Index) Close() error {
 	}
 	err := ix.idx.Close()
 	ix.idx = nil
-	ix.categories.reset()
+	ix.snapshots.reset()
 	if err != nil {
 		return fmt.Errorf("faq: close index: %w", err)
 	}

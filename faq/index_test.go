@@ -611,9 +611,7 @@ func TestEmptyKnowledgeBase(t *testing.T) {
 func TestSourceDraftsAreNotIndexed(t *testing.T) {
 	arts := starterArticles()
 	arts[0].Published = false
-	src := &memSource{}
-	src.arts = arts
-	// A Source that returns drafts too (memSource filters; this one not).
+	// A Source that returns drafts too (memSource filters them out).
 	ix := openTestIndex(t, t.TempDir(), sourceFunc(func(context.Context) ([]kb.Article, error) { return arts, nil }))
 	if n, _ := ix.DocCount(); n != 4 {
 		t.Errorf("DocCount = %d, want 4 published articles", n)
@@ -627,7 +625,7 @@ type sourceFunc func(context.Context) ([]kb.Article, error)
 
 func (f sourceFunc) Published(ctx context.Context) ([]kb.Article, error) { return f(ctx) }
 
-func TestCategoryTableFollowsSnapshots(t *testing.T) {
+func TestSnapshotCacheFollowsChanges(t *testing.T) {
 	ctx := context.Background()
 	ix := openTestIndex(t, t.TempDir(), &memSource{arts: starterArticles()})
 	table := func() *categoryTable {
@@ -643,11 +641,11 @@ func TestCategoryTableFollowsSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		tab, err := ix.categories.get(ctx, r)
+		snap, err := ix.snapshots.get(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tab
+		return snap.cats
 	}
 	first := table()
 	if again := table(); again != first {
@@ -662,5 +660,22 @@ func TestCategoryTableFollowsSnapshots(t *testing.T) {
 	}
 	if got := fmt.Sprint(after.names[1:]); !strings.Contains(got, "Orders & Payment") {
 		t.Errorf("categories after update = %s, want Orders & Payment among them", got)
+	}
+}
+
+func TestReopenWithUndatedArticles(t *testing.T) {
+	// The starter articles carry no times until they are stored.
+	arts, err := kb.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := indexDir(t.TempDir())
+	src := &memSource{arts: arts}
+	ix, _ := openLogged(t, dir, src)
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, logs := openLogged(t, dir, src); logs.rebuilt() {
+		t.Errorf("a current index of undated articles was rebuilt: %s", logs)
 	}
 }

@@ -22,7 +22,6 @@ const (
 	minFuzzyLen      = 4   // shorter words are left alone: "ups" is not a typo of "up"
 	fuzzy2Len        = 8   // words this long may be two edits off
 	maxCorrections   = 3   // candidates searched per misspelled word
-	maxFuzzyScan     = 200 // dictionary entries examined per word, bounding the walk
 	boostCorrection1 = 0.5 // one edit (or one swap of adjacent letters) away
 	boostCorrection2 = 0.3 // two edits away
 	boostSynonym     = 0.5 // a synonym, relative to the word the customer typed
@@ -242,14 +241,11 @@ func (p queryPlan) terms() map[string]float64 {
 	return out
 }
 
-// plan analyzes text. r is the index snapshot the plan will run on: words
-// are looked up in its spelling dictionary and document counts.
-func (qb *queryBuilder) plan(ctx context.Context, r index.IndexReader, text string) (queryPlan, error) {
+// plan analyzes text. r is the index snapshot the plan will run on and sp
+// its spelling dictionary.
+func (qb *queryBuilder) plan(ctx context.Context, r index.IndexReader, sp *spelling, text string) (queryPlan, error) {
 	var p queryPlan
-	words, err := qb.analyzeWords(ctx, r, text)
-	if err != nil {
-		return p, err
-	}
+	words := qb.analyzeWords(sp, text)
 
 	byKey := map[string]int{}
 	addClause := func(c clause) {
@@ -334,7 +330,7 @@ func (qb *queryBuilder) markBodies(ctx context.Context, r index.IndexReader, cla
 }
 
 // analyzeWords splits text into words and looks each content word up.
-func (qb *queryBuilder) analyzeWords(ctx context.Context, r index.IndexReader, text string) ([]queryWord, error) {
+func (qb *queryBuilder) analyzeWords(sp *spelling, text string) []queryWord {
 	var out []queryWord
 	content := 0
 	for _, s := range qb.surface(text) {
@@ -345,15 +341,10 @@ func (qb *queryBuilder) analyzeWords(ctx context.Context, r index.IndexReader, t
 			if content > maxQueryWords {
 				break
 			}
-			df, err := docFreq(ctx, r, s)
-			if err != nil {
-				return nil, err
-			}
+			df := sp.df[s]
 			w.known = df > 0
 			if df < rareDocFreq && utf8.RuneCountInString(s) >= minFuzzyLen {
-				if w.fixes, err = qb.corrections(ctx, r, s, w.known); err != nil {
-					return nil, err
-				}
+				w.fixes = qb.corrections(sp, s, w.known)
 				if !w.known && len(w.fixes) > 0 {
 					w.key = w.fixes[0].stem
 				}
@@ -361,7 +352,7 @@ func (qb *queryBuilder) analyzeWords(ctx context.Context, r index.IndexReader, t
 		}
 		out = append(out, w)
 	}
-	return out, nil
+	return out
 }
 
 // matchSynonym reports the longest synonym term or cue that starts words.
@@ -419,83 +410,29 @@ func mergeMembers(a, b []weighted) []weighted {
 	return a
 }
 
-// docFreq returns how many documents use the surface word w.
-func docFreq(ctx context.Context, r index.IndexReader, w string) (uint64, error) {
-	tfr, err := r.TermFieldReader(ctx, []byte(w), fieldWords, false, false, false)
-	if err != nil {
-		return 0, fmt.Errorf("faq: look up %q: %w", w, err)
-	}
-	n := tfr.Count()
-	if err := tfr.Close(); err != nil {
-		return 0, fmt.Errorf("faq: look up %q: %w", w, err)
-	}
-	return n, nil
-}
-
-// corrections returns up to maxCorrections words of the index within the
-// allowed edit distance of w (known: w itself is in the index), best
-// first: fewest edits, then the same first letter (people rarely mistype
-// the first letter), then the most used. An adjacent swap ("retrun")
-// counts as one edit, which plain Levenshtein automata do not know, so
-// swaps are tried as exact lookups.
-func (qb *queryBuilder) corrections(ctx context.Context, r index.IndexReader, w string, known bool) ([]correction, error) {
-	fr, ok := r.(index.IndexReaderFuzzy)
-	if !ok {
-		return nil, nil
-	}
+// corrections returns up to maxCorrections words of the dictionary within
+// the allowed edit distance of w (known: w itself is in the index), best
+// first: fewest edits, then the same first letter, then the most used. An
+// adjacent swap ("retrun") counts as one edit.
+func (qb *queryBuilder) corrections(sp *spelling, w string, known bool) []correction {
 	maxDist := 1
 	if utf8.RuneCountInString(w) >= fuzzy2Len && !known {
 		// A word some article uses is less likely to be a typo: only its
 		// nearest neighbours are worth searching too.
 		maxDist = 2
 	}
-	seen := map[string]bool{w: true}
 	var cands []correction
-	consider := func(s string) error {
-		if seen[s] {
-			return nil
-		}
-		seen[s] = true
+	sp.near(w, maxDist, func(s string) {
 		d := osaDistance(w, s)
 		if d == 0 || d > maxDist {
-			return nil
+			return
 		}
 		st := qb.stem(s)
 		if st == "" {
-			return nil // "thw" is not worth correcting to "the"
+			return // "thw" is not worth correcting to "the"
 		}
-		df, err := docFreq(ctx, r, s)
-		if err != nil || df == 0 {
-			return err
-		}
-		cands = append(cands, correction{surface: s, stem: st, dist: d, df: df})
-		return nil
-	}
-
-	rs := []rune(w)
-	for i := 0; i+1 < len(rs); i++ {
-		if rs[i] == rs[i+1] {
-			continue
-		}
-		sw := append([]rune(nil), rs...)
-		sw[i], sw[i+1] = sw[i+1], sw[i]
-		if err := consider(string(sw)); err != nil {
-			return nil, err
-		}
-	}
-	if err := qb.scanFuzzy(fr, w, consider); err != nil {
-		return nil, err
-	}
-	// Two edits are tried only when one finds nothing, and only among the
-	// words that share the first half of w: Bleve's automaton for two edits
-	// costs up to a millisecond to build, while a prefix range of the
-	// dictionary is cheap to scan, and people mistype the start of a long
-	// word less often than the rest.
-	if len(cands) == 0 && maxDist == 2 {
-		if err := qb.scanPrefix(r, w, consider); err != nil {
-			return nil, err
-		}
-	}
+		cands = append(cands, correction{surface: s, stem: st, dist: d, df: sp.df[s]})
+	})
 
 	first, _ := utf8.DecodeRuneInString(w)
 	sort.Slice(cands, func(i, j int) bool {
@@ -526,59 +463,22 @@ func (qb *queryBuilder) corrections(ctx context.Context, r index.IndexReader, w 
 			break
 		}
 	}
-	return out, nil
-}
-
-// scanFuzzy passes the words of the spelling dictionary one edit from w to
-// consider.
-func (qb *queryBuilder) scanFuzzy(fr index.IndexReaderFuzzy, w string, consider func(string) error) error {
-	dict, err := fr.FieldDictFuzzy(fieldWords, w, 1, "")
-	if err != nil {
-		return fmt.Errorf("faq: spelling candidates for %q: %w", w, err)
-	}
-	return scanDict(dict, w, consider)
-}
-
-// scanPrefix passes the words of the spelling dictionary that begin with
-// the first half of w to consider.
-func (qb *queryBuilder) scanPrefix(r index.IndexReader, w string, consider func(string) error) error {
-	rs := []rune(w)
-	dict, err := r.FieldDictPrefix(fieldWords, []byte(string(rs[:(len(rs)+1)/2])))
-	if err != nil {
-		return fmt.Errorf("faq: spelling candidates for %q: %w", w, err)
-	}
-	return scanDict(dict, w, consider)
-}
-
-func scanDict(dict index.FieldDict, w string, consider func(string) error) error {
-	for n := 0; n < maxFuzzyScan; n++ {
-		e, err := dict.Next()
-		if err != nil {
-			_ = dict.Close()
-			return fmt.Errorf("faq: spelling candidates for %q: %w", w, err)
-		}
-		if e == nil {
-			break
-		}
-		if err := consider(e.Term); err != nil {
-			_ = dict.Close()
-			return err
-		}
-	}
-	if err := dict.Close(); err != nil {
-		return fmt.Errorf("faq: spelling candidates for %q: %w", w, err)
-	}
-	return nil
+	return out
 }
 
 // osaDistance is the optimal string alignment distance between a and b:
 // insertions, deletions, substitutions and swaps of adjacent letters each
 // cost one.
 func osaDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	// Words are short: fixed buffers keep the many comparisons of a
+	// spelling lookup from allocating.
+	var bufA, bufB [32]rune
+	var rows [3][33]int
+	ra, rb := appendRunes(bufA[:0], a), appendRunes(bufB[:0], b)
+	if len(rb) >= len(rows[0]) {
+		return max(len(ra), len(rb)) // longer than any word worth correcting
+	}
+	prev2, prev, cur := rows[0][:len(rb)+1], rows[1][:len(rb)+1], rows[2][:len(rb)+1]
 	for j := range prev {
 		prev[j] = j
 	}
@@ -597,6 +497,13 @@ func osaDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+func appendRunes(dst []rune, s string) []rune {
+	for _, r := range s {
+		dst = append(dst, r)
+	}
+	return dst
 }
 
 // minShould is how many clauses a document must match. Short queries need

@@ -388,12 +388,13 @@ func TestExecutorMatchesBleve(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			cats, err := ix.categories.get(ctx, r)
+			snap, err := ix.snapshots.get(ctx, r)
 			if err != nil {
 				t.Fatal(err)
 			}
+			cats := snap.cats
 			for _, text := range tt.queries {
-				plan, err := ix.qb.plan(ctx, r, text)
+				plan, err := ix.qb.plan(ctx, r, snap.words, text)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -61,7 +61,7 @@ func (ix *Index) Search(ctx context.Context, q Query) (Results, error) {
 	}
 
 	start := time.Now()
-	res, err := ix.search(ctx, text, catSlug, limit)
+	res, err := ix.guardedSearch(ctx, text, catSlug, limit)
 	if ix.duration != nil {
 		ix.duration.Observe(time.Since(start).Seconds())
 	}
@@ -86,17 +86,18 @@ func (ix *Index) search(ctx context.Context, text, catSlug string, limit int) (R
 	}
 	defer r.Close()
 
-	plan, err := ix.qb.plan(ctx, r, text)
+	snap, err := ix.snapshots.get(ctx, r)
+	if err != nil {
+		return out, searchError(ctx, err)
+	}
+	plan, err := ix.qb.plan(ctx, r, snap.words, text)
 	if err != nil {
 		return out, searchError(ctx, err)
 	}
 	if len(plan.clauses) == 0 {
 		return out, nil
 	}
-	cats, err := ix.categories.get(ctx, r)
-	if err != nil {
-		return out, searchError(ctx, err)
-	}
+	cats := snap.cats
 	var want []uint16
 	if catSlug != "" {
 		if want = cats.slugs[catSlug]; want == nil {
