@@ -279,6 +279,8 @@ test('an agent works a ticket from email to reply', async (t) => {
       assert.ok(ticketID > 0);
       assert.equal(new URL(page.url()).hash, `#/tickets/${ticketID}`);
       await page.locator('.msg-inbound').filter({ hasText: 'leaking all over the printer' }).waitFor();
+      // The customer sidebar loads: this requester has no other tickets yet.
+      await page.locator('.customer-history').getByRole('heading', { name: 'Customer history' }).waitFor();
       await shot(page, '05-ticket-open');
     });
 

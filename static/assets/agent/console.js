@@ -312,14 +312,50 @@ class Console {
   renderDetail() {
     const d = this.detail;
     this.viewersEl = h('div', { class: 'viewers', 'aria-live': 'polite', hidden: true });
+    this.historyEl = h('aside', { class: 'customer-history', 'aria-label': 'This customer\'s earlier tickets and chats' });
     replace(this.detailEl,
       this.head(d),
+      this.historyEl,
       this.viewersEl,
       this.controls(d),
       h('h2', { class: 'visually-hidden', text: 'Conversation' }),
       h('ol', { class: 'thread' }, d.messages.map((m) => this.message(d, m))),
       this.composer(d));
     this.renderViewers(d.viewers || []);
+    this.loadHistory(d);
+  }
+
+  // loadHistory fills the customer sidebar: the requester's other tickets
+  // (ticket search by address, kept to exact requester matches) and chats
+  // (matched by email). Results are cached per address for a minute, since
+  // the detail view re-renders on every poll.
+  async loadHistory(d) {
+    const email = (d.requester && d.requester.email) || '';
+    const el = this.historyEl;
+    if (!email) return;
+    this.historyCache = this.historyCache || new Map();
+    let entry = this.historyCache.get(email);
+    if (!entry || Date.now() - entry.at > 60000) {
+      try {
+        const [t, c] = await Promise.all([
+          api('GET', `/api/tickets?limit=20&q=${encodeURIComponent(email)}`),
+          api('GET', `/api/chat/conversations?limit=10&email=${encodeURIComponent(email)}`).catch(() => ({ conversations: [] })),
+        ]);
+        entry = { at: Date.now(), tickets: (t.tickets || []).filter((x) => x.requester && x.requester.email === email), chats: c.conversations || [] };
+        this.historyCache.set(email, entry);
+      } catch (err) {
+        return; // the sidebar is a convenience: the ticket view works without it
+      }
+    }
+    if (el !== this.historyEl) return; // the view moved on meanwhile
+    const others = entry.tickets.filter((x) => x.id !== d.id);
+    replace(el,
+      h('h2', { text: 'Customer history' }),
+      others.length === 0 && entry.chats.length === 0 ? h('p', { class: 'muted', text: 'No earlier tickets or chats.' }) : null,
+      others.length ? h('ul', { class: 'history-tickets' }, others.slice(0, 10).map((x) => h('li', {},
+        h('a', { href: `#/tickets/${x.id}`, text: `#${x.id} ${x.subject || '(no subject)'}` }), ' ', statusBadge(x.status)))) : null,
+      entry.chats.length ? h('ul', { class: 'history-chats' }, entry.chats.map((c) => h('li', {},
+        h('span', { text: `Chat ${c.id} · ${c.status}${c.rating ? ` · rated ${c.rating}/5` : ''} · ` }), timeEl(c.created_at)))) : null);
   }
 
   head(d) {
