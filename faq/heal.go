@@ -17,8 +17,8 @@ var ErrRebuilding = apperr.New(apperr.KindUnavailable, "search is being rebuilt;
 // the newest stored document), but a segment torn in the middle can pass
 // those checks and only fail — or make Bleve panic — when a query reaches
 // it. The index is a cache, so the cure is a rebuild from the database,
-// started here in the background; searches answer ErrRebuilding until the
-// new index is swapped in.
+// started here in the background; until the new index is swapped in, the
+// searches that run into the damage answer ErrRebuilding.
 func (ix *Index) guardedSearch(ctx context.Context, text, catSlug string, limit int) (res Results, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -30,9 +30,8 @@ func (ix *Index) guardedSearch(ctx context.Context, text, catSlug string, limit 
 			err = ErrRebuilding.With(err)
 		}
 	}()
-	if ix.healing.Load() {
-		return Results{}, ErrRebuilding
-	}
+	// While a rebuild runs, the damaged index still answers the queries
+	// that do not touch the damage; those that do get ErrRebuilding.
 	return ix.search(ctx, text, catSlug, limit)
 }
 
@@ -44,6 +43,11 @@ func (ix *Index) heal() {
 	}
 	go func() {
 		defer ix.healing.Store(false)
+		defer func() {
+			if r := recover(); r != nil {
+				ix.log.Error("faq: rebuild after a failed search panicked", "panic", fmt.Sprint(r))
+			}
+		}()
 		if err := ix.Rebuild(context.Background(), nil); err != nil {
 			ix.log.Error("faq: rebuild after a failed search", "err", err)
 			return
