@@ -133,10 +133,10 @@ func TestCrashRecovery(t *testing.T) {
 		s.start()
 		t.Logf("restarted: healthy after %s", time.Since(restarted).Round(time.Millisecond))
 
-		checkRebuilt(t, s.log)
 		api.wantStatus("/readyz", http.StatusOK)
 		checkRecord(t, recPath, data)
 		checkSearch(t, api, tag, rep.Mail.Accepted)
+		checkRebuilt(t, s.log)
 		if t.Failed() {
 			break
 		}
@@ -211,8 +211,14 @@ func checkRebuilt(t *testing.T, logPath string) {
 			t.Logf("FAQ index rebuilt at start; reason: %s", firstLine(l.Reason))
 			return
 		}
+		// Damage that Open's checks cannot see is found by the first
+		// search that reaches it, which rebuilds the index (faq/heal.go).
+		if l.Msg == "faq: search index rebuilt after a failed search" {
+			t.Logf("FAQ index rebuilt after a search hit the damage")
+			return
+		}
 	}
-	t.Errorf("the server did not rebuild the damaged FAQ index (no \"faq: building search index\" in %s)", logPath)
+	t.Errorf("the server did not rebuild the damaged FAQ index (neither at start nor after a failed search, in %s)", logPath)
 }
 
 // checkRecord verifies everything recorded so far against the database.
@@ -249,8 +255,16 @@ func checkRecord(t *testing.T, recPath, data string) {
 // checkSearch checks both search indexes after a restart.
 func checkSearch(t *testing.T, api apiClient, tag string, accepted []string) {
 	t.Helper()
+	// A search that reaches damage Open could not see answers 503 while
+	// the index is rebuilt in the background; within 30 s every query
+	// must answer.
+	deadline := time.Now().Add(30 * time.Second)
 	for _, q := range loadgen.SearchQueries() {
-		api.wantStatus("/api/faq/search?limit=10&q="+url.QueryEscape(q), http.StatusOK)
+		path := "/api/faq/search?limit=10&q=" + url.QueryEscape(q)
+		for st, _ := api.do(path); st == http.StatusServiceUnavailable && time.Now().Before(deadline); st, _ = api.do(path) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		api.wantStatus(path, http.StatusOK)
 	}
 	var faq struct {
 		Total   int `json:"total"`
@@ -277,7 +291,7 @@ func checkSearch(t *testing.T, api apiClient, tag string, accepted []string) {
 			Subject string `json:"subject"`
 		} `json:"tickets"`
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for {
 		var all, one ticketList
 		api.get("/api/tickets?limit=100&q="+url.QueryEscape("loadrun"+tag), &all)
