@@ -73,16 +73,44 @@ func (b *RedisBroker) Start(h BrokerHandler) error {
 // subscription, so an event published after it returns is delivered.
 func (b *RedisBroker) Subscribe(ctx context.Context, topic string) error {
 	ch := b.prefix + topic
+	err := b.confirmed(ctx, ch, ErrBrokerClosed, func(ps *redis.PubSub) error { return ps.Subscribe(ctx, ch) })
+	if err != nil && err != ErrBrokerClosed {
+		// go-redis remembers the channel even when sending failed, and
+		// would resubscribe it on reconnect; forget it, the caller sees
+		// the error.
+		b.mu.Lock()
+		ps := b.ps
+		b.mu.Unlock()
+		if ps != nil {
+			_ = ps.Unsubscribe(context.WithoutCancel(ctx), ch)
+		}
+	}
+	return err
+}
+
+// Unsubscribe implements Broker: it waits for Redis to confirm, so no
+// event published after it returns is delivered.
+func (b *RedisBroker) Unsubscribe(ctx context.Context, topic string) error {
+	ch := b.prefix + topic
+	// Waiters for an unsubscription are keyed "-channel".
+	return b.confirmed(ctx, "-"+ch, nil, func(ps *redis.PubSub) error { return ps.Unsubscribe(ctx, ch) })
+}
+
+// confirmed sends a (un)subscription with send and waits until the receive
+// loop sees Redis confirm it (it closes the waiters registered under key).
+// When the broker is closed, before or while waiting, it returns
+// closedErr: an error for Subscribe, nothing for Unsubscribe.
+func (b *RedisBroker) confirmed(ctx context.Context, key string, closedErr error, send func(ps *redis.PubSub) error) error {
 	w := make(chan struct{})
 	b.mu.Lock()
 	if b.closed || b.ps == nil {
 		b.mu.Unlock()
-		return ErrBrokerClosed
+		return closedErr
 	}
-	b.waiters[ch] = append(b.waiters[ch], w)
+	b.waiters[key] = append(b.waiters[key], w)
 	ps := b.ps
 	b.mu.Unlock()
-	err := ps.Subscribe(ctx, ch)
+	err := send(ps)
 	if err == nil {
 		select {
 		case <-w:
@@ -90,13 +118,10 @@ func (b *RedisBroker) Subscribe(ctx context.Context, topic string) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-b.ctx.Done():
-			err = ErrBrokerClosed
+			err = closedErr
 		}
 	}
-	b.dropWaiter(ch, w)
-	// go-redis remembers the channel even when sending failed, and would
-	// resubscribe it on reconnect; forget it, the caller sees the error.
-	_ = ps.Unsubscribe(context.WithoutCancel(ctx), ch)
+	b.dropWaiter(key, w)
 	return err
 }
 
@@ -113,35 +138,6 @@ func (b *RedisBroker) dropWaiter(ch string, w chan struct{}) {
 	if len(b.waiters[ch]) == 0 {
 		delete(b.waiters, ch)
 	}
-}
-
-// Unsubscribe implements Broker: it waits for Redis to confirm, so no
-// event published after it returns is delivered.
-func (b *RedisBroker) Unsubscribe(ctx context.Context, topic string) error {
-	ch := b.prefix + topic
-	key := "-" + ch // waiters for an unsubscription
-	w := make(chan struct{})
-	b.mu.Lock()
-	if b.closed || b.ps == nil {
-		b.mu.Unlock()
-		return nil
-	}
-	b.waiters[key] = append(b.waiters[key], w)
-	ps := b.ps
-	b.mu.Unlock()
-	err := ps.Unsubscribe(ctx, ch)
-	if err == nil {
-		select {
-		case <-w:
-			return nil
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-b.ctx.Done():
-			err = nil
-		}
-	}
-	b.dropWaiter(key, w)
-	return err
 }
 
 // Publish implements Broker.
