@@ -156,15 +156,9 @@ func (s *Service) acknowledge(ctx context.Context, tx *sql.Tx, t Ticket, msg *ma
 	case s.isOurAddress(to) || noReply(to):
 		return skip("no_reply_address")
 	}
-	var last10, lastHour int
-	if err := tx.QueryRowContext(ctx, `SELECT
-			COUNT(*) FILTER (WHERE created_at >= ?),
-			COUNT(*)
-		FROM outbound_mail WHERE automatic = 1 AND rcpt_to = ? AND created_at >= ?`,
-		fmtTime(now.Add(-10*time.Minute)), to, fmtTime(now.Add(-time.Hour))).Scan(&last10, &lastHour); err != nil {
+	if capped, err := autoMailCapped(ctx, tx, to, now); err != nil {
 		return false, err
-	}
-	if last10 >= AutoMailPer10Min || lastHour >= AutoMailPerHour {
+	} else if capped {
 		return skip("rate_limit")
 	}
 
@@ -209,4 +203,20 @@ func (s *Service) acknowledge(ctx context.Context, tx *sql.Tx, t Ticket, msg *ma
 		return false, err
 	}
 	return true, nil
+}
+
+// autoMailCapped reports whether to already got as much automatic mail
+// from us as the caps allow (AutoMailPer10Min, AutoMailPerHour). It runs
+// inside the caller's write transaction, so concurrent senders count each
+// other.
+func autoMailCapped(ctx context.Context, tx *sql.Tx, to string, now time.Time) (bool, error) {
+	var last10, lastHour int
+	if err := tx.QueryRowContext(ctx, `SELECT
+			COUNT(*) FILTER (WHERE created_at >= ?),
+			COUNT(*)
+		FROM outbound_mail WHERE automatic = 1 AND rcpt_to = ? AND created_at >= ?`,
+		fmtTime(now.Add(-10*time.Minute)), to, fmtTime(now.Add(-time.Hour))).Scan(&last10, &lastHour); err != nil {
+		return false, err
+	}
+	return last10 >= AutoMailPer10Min || lastHour >= AutoMailPerHour, nil
 }

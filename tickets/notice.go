@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/printshop/helpdesk/internal/apperr"
 	"github.com/printshop/helpdesk/internal/mail"
@@ -44,15 +43,9 @@ func (s *Service) SendNotice(ctx context.Context, to mail.Address, subject, text
 	}
 	now := s.now()
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var last10, lastHour int
-		if err := tx.QueryRowContext(ctx, `SELECT
-				COUNT(*) FILTER (WHERE created_at >= ?),
-				COUNT(*)
-			FROM outbound_mail WHERE automatic = 1 AND rcpt_to = ? AND created_at >= ?`,
-			fmtTime(now.Add(-10*time.Minute)), to.Address, fmtTime(now.Add(-time.Hour))).Scan(&last10, &lastHour); err != nil {
+		if capped, err := autoMailCapped(ctx, tx, to.Address, now); err != nil {
 			return err
-		}
-		if last10 >= AutoMailPer10Min || lastHour >= AutoMailPerHour {
+		} else if capped {
 			return ErrNoticeLimit
 		}
 		return s.enqueue(ctx, tx, outMail{kind: "ack", automatic: true, out: out, raw: raw, messageID: id}, now)
