@@ -21,7 +21,7 @@ func (s *Service) serveAgent(ws *fws.Conn, agent AgentRef) {
 		_ = ws.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		return
 	}
-	go c.writeLoop() // exits on c.ctx (finish) or after a close frame
+	c.startPings()
 	_ = ws.SetReadDeadline(time.Now().Add(s.limits.PongWait))
 	if err := s.agentJoin(c); err != nil {
 		if c.ctx.Err() == nil {

@@ -40,6 +40,7 @@ const (
 	itemUnassign                     // write data, stop following conv
 	itemEnd                          // write data; agents stop following conv
 	itemResync                       // the broker may have lost events: re-read everything
+	itemPing                         // send a ping and arm the next one
 )
 
 type outItem struct {
@@ -58,16 +59,21 @@ type closeMsg struct {
 // conn is one websocket connection.
 //
 // Goroutines: the socket handler's goroutine runs readLoop and, when it
-// returns, finish; it starts exactly one writer goroutine (writeLoop),
-// which is the only code that writes data frames to the socket. The writer
-// exits when ctx is cancelled (by finish or Service.Close) or after it
-// sent a close frame; finish waits for it, so no goroutine outlives the
-// handler. (The websocket library itself answers pings and close frames
-// with WriteControl from the reader, which it documents as safe.)
+// returns, finish. Everything sent goes through a bounded queue (push),
+// drained by one writer goroutine (writeLoop), the only code that writes
+// data frames to the socket. The writer runs only while there is
+// something to write: push starts it when none is running, and it exits
+// once the queue is empty, so an idle connection costs one goroutine (the
+// reader), not two. At most one writer runs at a time (writing, under
+// qmu), which also hands the writer's state (cursors) from one run to the
+// next. A timer queues a ping every PingInterval. After a close frame, or
+// once finish stopped the connection, no writer starts again; finish
+// waits for a running one, so no goroutine outlives the handler. (The
+// websocket library itself answers pings and close frames with
+// WriteControl from the reader, which it documents as safe.)
 //
-// Everything sent goes through a bounded queue (push); a connection whose
-// queue is full is a slow consumer and is disconnected at once, so it can
-// never hold up the goroutine that delivers to others.
+// A connection whose queue is full is a slow consumer and is disconnected
+// at once, so it can never hold up the goroutine that delivers to others.
 type conn struct {
 	id   string
 	kind connKind
@@ -77,14 +83,20 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	qmu   sync.Mutex
-	queue []outItem
-	wake  chan struct{} // capacity 1: "the queue has items"
+	// The send queue and the writer's lifecycle, guarded by qmu. writing
+	// is set while a writer goroutine runs; stopped once none may start
+	// again (close frame sent, or finish); writerIdle, when finish waits,
+	// is closed by the running writer as it exits.
+	qmu        sync.Mutex
+	queue      []outItem
+	writing    bool
+	stopped    bool
+	writerIdle chan struct{}
+	pinger     *time.Timer
 
-	closeReq   atomic.Pointer[closeMsg]
-	closeSent  atomic.Bool
-	killed     atomic.Bool
-	writerDone chan struct{}
+	closeReq  atomic.Pointer[closeMsg]
+	closeSent atomic.Bool
+	killed    atomic.Bool
 
 	// topics this connection follows; guarded by smu. finished is set
 	// (under smu) once the connection stopped following anything, after
@@ -128,20 +140,23 @@ func newConn(svc *Service, kind connKind, ws *fws.Conn) *conn {
 	}
 	now := time.Now()
 	c := &conn{
-		id:         svc.nextConnID(),
-		kind:       kind,
-		svc:        svc,
-		ws:         ws,
-		ctx:        ctx,
-		cancel:     cancel,
-		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
-		topics:     map[string]struct{}{},
-		cursors:    map[int64]int64{},
-		limiter:    bucket{rate: rate, burst: burst, tokens: burst, last: now},
-		abuse:      bucket{rate: lim.AbuseRate, burst: lim.AbuseBurst, tokens: lim.AbuseBurst, last: now},
+		id:      svc.nextConnID(),
+		kind:    kind,
+		svc:     svc,
+		ws:      ws,
+		ctx:     ctx,
+		cancel:  cancel,
+		topics:  map[string]struct{}{},
+		cursors: map[int64]int64{},
+		limiter: bucket{rate: rate, burst: burst, tokens: burst, last: now},
+		abuse:   bucket{rate: lim.AbuseRate, burst: lim.AbuseBurst, tokens: lim.AbuseBurst, last: now},
 	}
 	return c
+}
+
+// startPings arms the ping timer; each ping queued re-arms it (handle).
+func (c *conn) startPings() {
+	c.pinger = time.AfterFunc(c.svc.limits.PingInterval, func() { c.push(outItem{kind: itemPing}) })
 }
 
 // logger is the service's logger with the connection named. It is built
@@ -164,11 +179,21 @@ func (c *conn) push(it outItem) {
 		return
 	}
 	c.queue = append(c.queue, it)
+	start := c.claimWriter()
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		go c.writeLoop()
 	}
+}
+
+// claimWriter reports whether the caller should start a writer: none is
+// running and one may still start. It marks one as running. qmu is held.
+func (c *conn) claimWriter() bool {
+	if c.writing || c.stopped {
+		return false
+	}
+	c.writing = true
+	return true
 }
 
 func (c *conn) pushFrame(v any) { c.push(outItem{kind: itemFrame, data: mustJSON(v)}) }
@@ -201,11 +226,55 @@ func rawConn(nc net.Conn) net.Conn {
 // stop; the reader then sees the peer's answer (or times out) and the
 // handler finishes. Only the first request counts.
 func (c *conn) closeWith(code int, reason string) {
-	if c.closeReq.CompareAndSwap(nil, &closeMsg{code: code, reason: reason}) {
-		select {
-		case c.wake <- struct{}{}:
-		default:
+	if !c.closeReq.CompareAndSwap(nil, &closeMsg{code: code, reason: reason}) {
+		return
+	}
+	c.qmu.Lock()
+	start := c.claimWriter()
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// stopWriter keeps any writer from starting again and waits for a running
+// one to exit, at most wait; it reports whether the writer is gone.
+func (c *conn) stopWriter(wait time.Duration) bool {
+	c.qmu.Lock()
+	c.stopped = true
+	var idle chan struct{}
+	if c.writing {
+		if c.writerIdle == nil {
+			c.writerIdle = make(chan struct{})
 		}
+		idle = c.writerIdle
+	}
+	c.qmu.Unlock()
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	if idle == nil {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// waitWriter waits, without limit, for a running writer to exit; call it
+// after stopWriter.
+func (c *conn) waitWriter() {
+	c.qmu.Lock()
+	idle := c.writerIdle
+	running := c.writing
+	c.qmu.Unlock()
+	if running {
+		<-idle
 	}
 }
 
@@ -281,52 +350,57 @@ func (c *conn) resync() { c.push(outItem{kind: itemResync}) }
 var errClosing = errors.New("connection closing")
 
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.svc.limits.PingInterval)
-	defer ping.Stop()
 	var batch []outItem
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.svc.limits.WriteTimeout)); err != nil {
-				c.kill("ping failed")
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			// Everything queued before a close request has been written
+			// (whoever asks for a close queues the frames saying why
+			// first): the close frame goes now, and no writer runs again.
+			if c.closeReq.Load() != nil && !c.stopped && c.ctx.Err() == nil {
+				c.stopped = true
+				c.qmu.Unlock()
+				c.sendClose()
+				c.writerExit()
 				return
 			}
-			continue
-		case <-c.ctx.Done():
-			c.sendClose()
+			// Giving up the writer role in the same critical section as
+			// seeing the queue empty: a push after it starts a new one.
+			c.exitLocked()
+			c.qmu.Unlock()
 			return
 		}
-		// A close goes after what was queued before it (an error frame
-		// saying why, say). Whoever asks for a close queued those frames
-		// first, so once the request is seen one more drain flushes them.
-		closing := false
-		for {
-			c.qmu.Lock()
-			batch, c.queue = c.queue, batch[:0]
-			c.qmu.Unlock()
-			for i := range batch {
-				if err := c.handle(batch[i]); err != nil {
-					if !errors.Is(err, errClosing) {
-						c.logger().Debug("chat: write failed", "err", err)
-					}
+		batch, c.queue = c.queue, batch[:0]
+		if cap(c.queue) > 64 {
+			c.queue = nil // do not keep a burst's buffer on an idle connection
+		}
+		c.qmu.Unlock()
+		for i := range batch {
+			if err := c.handle(batch[i]); err != nil {
+				if !errors.Is(err, errClosing) {
+					c.logger().Debug("chat: write failed", "err", err)
 					c.kill("write failed")
-					return
 				}
-				batch[i] = outItem{}
-			}
-			if closing {
-				c.sendClose()
+				c.writerExit()
 				return
 			}
-			if closing = c.closeReq.Load() != nil; !closing {
-				break
-			}
+			batch[i] = outItem{}
 		}
-		if cap(batch) > 64 {
-			batch = nil // do not keep a burst's buffer on an idle connection
-		}
+	}
+}
+
+// writerExit marks the writer as gone, waking finish if it waits.
+func (c *conn) writerExit() {
+	c.qmu.Lock()
+	c.exitLocked()
+	c.qmu.Unlock()
+}
+
+// exitLocked is writerExit with qmu held.
+func (c *conn) exitLocked() {
+	c.writing = false
+	if c.writerIdle != nil {
+		close(c.writerIdle)
 	}
 }
 
@@ -418,6 +492,12 @@ func (c *conn) handle(it outItem) error {
 			c.unfollow(convTopic(it.conv))
 		}
 		return c.write(it.data)
+	case itemPing:
+		if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.svc.limits.WriteTimeout)); err != nil {
+			return err
+		}
+		c.pinger.Reset(c.svc.limits.PingInterval)
+		return nil
 	case itemResync:
 		if c.kind == kindAgent {
 			if err := c.svc.reconcileAgent(c); err != nil {

@@ -25,7 +25,7 @@ func (s *Service) serveCustomer(ws *fws.Conn) {
 		_ = ws.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(fws.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		return
 	}
-	go c.writeLoop() // exits on c.ctx (finish) or after a close frame
+	c.startPings()
 	_ = ws.SetReadDeadline(time.Now().Add(s.limits.HelloTimeout))
 	err := c.readLoop(c.customerFrame)
 	if !c.live && isTimeout(err) {
@@ -36,14 +36,17 @@ func (s *Service) serveCustomer(ws *fws.Conn) {
 
 // finish tears a connection down once its reader stopped: it stops the
 // writer (waiting for it, at most WriteTimeout before dropping the socket
-// under it), unsubscribes everything and forgets the connection.
+// under it), sends a requested close frame the writer did not get to,
+// unsubscribes everything and forgets the connection.
 func (s *Service) finish(c *conn) {
 	c.cancel()
-	select {
-	case <-c.writerDone:
-	case <-time.After(s.limits.WriteTimeout):
+	if !c.stopWriter(s.limits.WriteTimeout) {
 		c.kill("writer stuck")
-		<-c.writerDone
+		c.waitWriter()
+	}
+	c.pinger.Stop() // again: a ping written as finish began re-armed it
+	if !c.killed.Load() {
+		c.sendClose() // finish is the only writer now
 	}
 	c.smu.Lock()
 	c.finished = true

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,5 +333,104 @@ func TestAttachments(t *testing.T) {
 	}
 	if code, _, _ := httpGet(t, url, nil); code != 401 {
 		t.Errorf("anonymous download: %d", code)
+	}
+}
+
+// An idle connection holds one goroutine (its reader): the writer runs
+// only while something is queued, pings included, and comes back for the
+// next frame.
+func TestIdleConnectionHoldsNoWriter(t *testing.T) {
+	db := newDB(t)
+	ann := addAgent(t, db, "Ann")
+	n := startNode(t, nodeConfig{db: db, agents: []AgentRef{ann}, opts: Options{Limits: Limits{PingInterval: 50 * time.Millisecond}}})
+	n.agent(t, ann) // chat is available: messages are stored and acked
+	type idle struct {
+		conn  *fws.Conn
+		pings atomic.Int32
+		msgs  chan frame
+	}
+	var socks []*idle
+	for range 3 {
+		conn, _, err := (&fws.Dialer{HandshakeTimeout: 5 * time.Second}).Dial(n.ws+"/ws/chat", http.Header{"Origin": {testOrigin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &idle{conn: conn, msgs: make(chan frame, 16)}
+		conn.SetPingHandler(func(data string) error {
+			s.pings.Add(1)
+			return conn.WriteControl(fws.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					return
+				}
+				f := frame{raw: string(data)}
+				if err := json.Unmarshal(data, &f); err != nil {
+					t.Errorf("bad frame %q", data)
+					return
+				}
+				s.msgs <- f
+			}
+		}()
+		t.Cleanup(func() { conn.Close(); <-done })
+		if err := conn.WriteJSON(map[string]any{"type": "hello", "name": "Idle"}); err != nil {
+			t.Fatal(err)
+		}
+		if f := <-s.msgs; f.Type != "welcome" {
+			t.Fatalf("got %q, want welcome", f.Type)
+		}
+		socks = append(socks, s)
+	}
+	writers := func() int {
+		_, stacks := goroutines()
+		return strings.Count(stacks, "chat.(*conn).writeLoop(")
+	}
+	// Pings start a writer every 50 ms for a moment; between them none runs.
+	eventually(t, "no writer goroutine on idle sockets", func() bool { return writers() == 0 })
+	for i, s := range socks {
+		eventually(t, "three pings", func() bool { return s.pings.Load() >= 3 })
+		if err := s.conn.WriteJSON(map[string]any{"type": "message", "client_id": "m1", "text": "still there?"}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(5 * time.Second)
+		for acked := false; !acked; {
+			select {
+			case f := <-s.msgs:
+				acked = f.Type == "ack" && f.ClientID == "m1"
+			case <-deadline:
+				t.Fatalf("socket %d: no ack after idling", i)
+			}
+		}
+	}
+}
+
+// The writer comes and goes with the queue; a frame queued just as it
+// leaves must start the next one, never wait for a later frame. Pings
+// every millisecond keep writers starting and stopping while each message
+// waits for its ack.
+func TestWriterHandOffLosesNothing(t *testing.T) {
+	db := newDB(t)
+	ann := addAgent(t, db, "Ann")
+	n := startNode(t, nodeConfig{db: db, agents: []AgentRef{ann}, opts: Options{Limits: Limits{
+		PingInterval: time.Millisecond, CustomerRate: 10000, CustomerBurst: 10000}}})
+	n.agent(t, ann)
+	cu := n.customer(t)
+	cu.hello("", 0)
+	for i := range 500 {
+		id := fmt.Sprint("m", i)
+		cu.send(map[string]any{"type": "message", "client_id": id, "text": "ping-pong " + id})
+		deadline := time.After(2 * time.Second)
+		for acked := false; !acked; {
+			select {
+			case f := <-cu.frames:
+				acked = f.Type == "ack" && f.ClientID == id // the echo and system messages pass by
+			case <-deadline:
+				t.Fatalf("message %d: no ack within 2s", i)
+			}
+		}
 	}
 }

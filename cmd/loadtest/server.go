@@ -104,6 +104,7 @@ func startHarness(ctx context.Context, cfg harnessConfig) (*harness, error) {
 		DisableStartupMessage: true,
 		ReadBufferSize:        cfg.readBuffer,
 		IdleTimeout:           120 * time.Second,
+		ReduceMemoryUsage:     true, // as internal/server
 	})
 	h.app.Use(func(c *fiber.Ctx) error {
 		tok := strings.TrimPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")

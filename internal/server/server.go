@@ -93,9 +93,14 @@ func New(d Deps) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		// fasthttp's default 4 KiB header buffer: ample for our cookie and
-		// token headers, and it stays allocated for every open chat
-		// socket, so it decides most of a socket's memory (BENCHMARKS.md).
+		// token headers. ReduceMemoryUsage hands it back to fasthttp's pool
+		// once a request has been read, instead of keeping it for the
+		// connection's life: a chat socket is a connection that lives for
+		// hours and reads through the websocket's own buffer, so this is
+		// what keeps an idle socket small (BENCHMARKS.md), for the price
+		// of a pool round trip per request.
 		ReadBufferSize:          4 << 10,
+		ReduceMemoryUsage:       true,
 		ProxyHeader:             fiber.HeaderXForwardedFor,
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          d.Config.TrustedProxies,
