@@ -189,29 +189,30 @@ func TestRedisBroker(t *testing.T) {
 func presenceSuite(t *testing.T, newPresence func(t *testing.T, now func() time.Time, ttl time.Duration) Presence) {
 	ctx := context.Background()
 	type step struct {
-		name     string
-		advance  time.Duration
-		announce []AgentConn
-		leave    []string
-		online   []int64
-		status   map[int64]AgentStatus
+		name      string
+		advance   time.Duration
+		announce  []AgentConn
+		leave     []string
+		online    []int64
+		connected []int64
+		status    map[int64]AgentStatus
 	}
 	steps := []step{
-		{name: "nobody", online: []int64{}, status: map[int64]AgentStatus{1: AgentOffline}},
+		{name: "nobody", online: []int64{}, connected: []int64{}, status: map[int64]AgentStatus{1: AgentOffline}},
 		{name: "two tabs, one online", announce: []AgentConn{{"n1-1", 1, AgentAway}, {"n1-2", 1, AgentOnline}},
-			online: []int64{1}, status: map[int64]AgentStatus{1: AgentOnline}},
+			online: []int64{1}, connected: []int64{1}, status: map[int64]AgentStatus{1: AgentOnline}},
 		{name: "a second agent away, a third offline", announce: []AgentConn{{"n2-1", 2, AgentAway}, {"n2-2", 3, AgentOffline}},
-			online: []int64{1}, status: map[int64]AgentStatus{1: AgentOnline, 2: AgentAway, 3: AgentOffline}},
+			online: []int64{1}, connected: []int64{1, 2, 3}, status: map[int64]AgentStatus{1: AgentOnline, 2: AgentAway, 3: AgentOffline}},
 		{name: "agent 1 closes the online tab", leave: []string{"n1-2"},
-			online: []int64{}, status: map[int64]AgentStatus{1: AgentAway}},
+			online: []int64{}, connected: []int64{1, 2, 3}, status: map[int64]AgentStatus{1: AgentAway}},
 		{name: "agent 2 goes online on another node", advance: 20 * time.Second, announce: []AgentConn{{"n3-1", 2, AgentOnline}},
-			online: []int64{2}, status: map[int64]AgentStatus{2: AgentOnline}},
+			online: []int64{2}, connected: []int64{1, 2, 3}, status: map[int64]AgentStatus{2: AgentOnline}},
 		{name: "entries not refreshed expire", advance: 11 * time.Second,
-			online: []int64{2}, status: map[int64]AgentStatus{1: AgentOffline, 2: AgentOnline, 3: AgentOffline}},
+			online: []int64{2}, connected: []int64{2}, status: map[int64]AgentStatus{1: AgentOffline, 2: AgentOnline, 3: AgentOffline}},
 		{name: "a heartbeat keeps an entry", advance: 15 * time.Second, announce: []AgentConn{{"n3-1", 2, AgentOnline}},
-			online: []int64{2}},
+			online: []int64{2}, connected: []int64{2}},
 		{name: "and its expiry ends it", advance: 31 * time.Second,
-			online: []int64{}, status: map[int64]AgentStatus{2: AgentOffline}},
+			online: []int64{}, connected: []int64{}, status: map[int64]AgentStatus{2: AgentOffline}},
 	}
 	clk := newFakeClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	p := newPresence(t, clk.Now, 30*time.Second)
@@ -229,6 +230,13 @@ func presenceSuite(t *testing.T, newPresence func(t *testing.T, now func() time.
 		}
 		if fmt.Sprint(online) != fmt.Sprint(s.online) {
 			t.Errorf("%s: online = %v, want %v", s.name, online, s.online)
+		}
+		connected, err := p.Connected(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(connected) != fmt.Sprint(s.connected) {
+			t.Errorf("%s: connected = %v, want %v", s.name, connected, s.connected)
 		}
 		n, err := p.AgentsOnline(ctx)
 		if err != nil || n != len(s.online) {

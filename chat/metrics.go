@@ -17,6 +17,7 @@ type metrics struct {
 	slowConsumers prometheus.Counter
 	rateLimited   prometheus.Counter
 	queueLength   prometheus.Gauge
+	reclaimed     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,6 +53,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		queueLength: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "helpdesk_chat_queue_length", Help: "Conversations waiting for an agent, as last seen by this node.",
 		}),
+		reclaimed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "helpdesk_chat_reclaimed_total",
+			Help: "Chats freed because their people were gone: agent_gone (back to the queue), customer_gone (waiting chat closed).",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -69,5 +74,5 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.conns, m.messages, m.offers, m.closed, m.deflected,
-		m.suggestions, m.offline, m.slowConsumers, m.rateLimited, m.queueLength}
+		m.suggestions, m.offline, m.slowConsumers, m.rateLimited, m.queueLength, m.reclaimed}
 }

@@ -50,6 +50,10 @@ type Presence interface {
 	Online(ctx context.Context) ([]int64, error)
 	// AgentStatus returns one agent's status (AgentOffline when unknown).
 	AgentStatus(ctx context.Context, agentID int64) (AgentStatus, error)
+	// Connected lists the ids of agents with at least one live
+	// connection, whatever its status, in increasing order. An assigned
+	// chat whose agent is not among them for long goes back to the queue.
+	Connected(ctx context.Context) ([]int64, error)
 }
 
 // Presence timing defaults: a connection not announced for PresenceTTL is
@@ -132,6 +136,11 @@ func (p *MemoryPresence) Online(ctx context.Context) ([]int64, error) {
 	return onlineIDs(p.statuses()), nil
 }
 
+// Connected implements Presence.
+func (p *MemoryPresence) Connected(ctx context.Context) ([]int64, error) {
+	return connectedIDs(p.statuses()), nil
+}
+
 // AgentStatus implements Presence.
 func (p *MemoryPresence) AgentStatus(ctx context.Context, agentID int64) (AgentStatus, error) {
 	if s, ok := p.statuses()[agentID]; ok {
@@ -158,6 +167,15 @@ func onlineIDs(st map[int64]AgentStatus) []int64 {
 		if s == AgentOnline {
 			ids = append(ids, id)
 		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func connectedIDs(st map[int64]AgentStatus) []int64 {
+	ids := make([]int64, 0, len(st))
+	for id := range st {
+		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	return ids

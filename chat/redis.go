@@ -336,6 +336,15 @@ func (p *RedisPresence) Online(ctx context.Context) ([]int64, error) {
 	return onlineIDs(st), nil
 }
 
+// Connected implements Presence.
+func (p *RedisPresence) Connected(ctx context.Context) ([]int64, error) {
+	st, err := p.statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return connectedIDs(st), nil
+}
+
 // AgentStatus implements Presence.
 func (p *RedisPresence) AgentStatus(ctx context.Context, agentID int64) (AgentStatus, error) {
 	st, err := p.statuses(ctx)

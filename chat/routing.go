@@ -31,7 +31,7 @@ func (s *Service) routerLoop() {
 	defer s.bg.Done()
 	t := time.NewTicker(s.routeInterval)
 	defer t.Stop()
-	var lastQueue time.Time
+	var lastQueue, lastReclaim time.Time
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -39,11 +39,60 @@ func (s *Service) routerLoop() {
 		case <-s.kick:
 		case <-t.C:
 		}
+		if time.Since(lastReclaim) >= s.reclaimEvery {
+			lastReclaim = time.Now()
+			s.reclaim(s.ctx)
+		}
 		refresh := time.Since(lastQueue) >= s.queueRefresh
 		if refresh {
 			lastQueue = time.Now()
 		}
 		s.routeOnce(s.ctx, refresh)
+	}
+}
+
+// reclaim frees chats whose people are gone (see ReclaimInput): an absent
+// agent's chats go back to the queue, abandoned waiting chats close.
+func (s *Service) reclaim(ctx context.Context) {
+	connected, err := s.presence.Connected(ctx)
+	if err != nil {
+		// Without presence everyone looks gone; wait for it to answer.
+		s.log.WarnContext(ctx, "chat: reclaim skipped: presence unavailable", "err", err)
+		return
+	}
+	in := ReclaimInput{Connected: connected, AgentGone: s.agentGone, CustomerGone: s.customerGone, Now: s.now()}
+	need, err := s.store.NeedsReclaim(ctx, in)
+	if err != nil || !need {
+		if err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "chat: reclaim check failed", "err", err)
+		}
+		return
+	}
+	res, err := s.store.Reclaim(ctx, in)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "chat: reclaim failed", "err", err)
+		}
+		return
+	}
+	for _, r := range res.Requeued {
+		id := r.Conversation.ID
+		s.log.InfoContext(ctx, "chat: agent gone; chat back in the queue", "conversation", id, "agent", r.AgentID)
+		s.m.reclaimed.WithLabelValues("agent_gone").Inc()
+		s.publishMessage(ctx, r.Message)
+		if r.AgentID != 0 {
+			// A tab that comes back gets this, or finds out at its resync.
+			s.publish(ctx, agentTopic(r.AgentID), event{Kind: evUnassign, Conv: id,
+				Frame: mustJSON(unassignedFrame{Type: "unassigned", Conversation: id, Reason: "reassigned"})})
+		}
+	}
+	for _, cr := range res.Abandoned {
+		s.log.InfoContext(ctx, "chat: customer gone; waiting chat closed", "conversation", cr.Conversation.ID)
+		s.m.reclaimed.WithLabelValues("customer_gone").Inc()
+		s.afterClose(ctx, cr)
+	}
+	if len(res.Requeued) > 0 {
+		s.kickRouting(true)
 	}
 }
 

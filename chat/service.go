@@ -47,6 +47,14 @@ type Options struct {
 	Heartbeat     time.Duration // presence re-announcement; default DefaultHeartbeat (10s)
 	DefaultHandle time.Duration // handle time assumed before there is history; default 4m
 
+	// AgentGone: an active chat whose agent has had no connection for this
+	// long goes back to the queue; default 2m (long enough for a reload,
+	// a node restart, or presence rebuilding after a Redis restart).
+	// CustomerGone: a waiting chat whose customer has had no socket open
+	// for this long is closed; default 10m. See ReclaimInput.
+	AgentGone    time.Duration
+	CustomerGone time.Duration
+
 	Limits Limits
 }
 
@@ -122,6 +130,10 @@ type Service struct {
 	queueRefresh  time.Duration
 	heartbeat     time.Duration
 	defaultHandle time.Duration
+	agentGone     time.Duration
+	customerGone  time.Duration
+	reclaimEvery  time.Duration // how often the router looks for gone people
+	seenEvery     time.Duration // how often live customers are recorded as seen
 
 	ctx     context.Context // cancelled by Close; parent of every connection
 	stop    context.CancelFunc
@@ -169,6 +181,8 @@ func New(opts Options) (*Service, error) {
 		queueRefresh:  opts.QueueRefresh,
 		heartbeat:     opts.Heartbeat,
 		defaultHandle: opts.DefaultHandle,
+		agentGone:     opts.AgentGone,
+		customerGone:  opts.CustomerGone,
 		conns:         map[*conn]struct{}{},
 		kick:          make(chan struct{}, 1),
 		queueSent:     map[int64]queueFrame{},
@@ -208,6 +222,14 @@ func New(opts Options) (*Service, error) {
 	if s.defaultHandle <= 0 {
 		s.defaultHandle = 4 * time.Minute
 	}
+	if s.agentGone <= 0 {
+		s.agentGone = 2 * time.Minute
+	}
+	if s.customerGone <= 0 {
+		s.customerGone = 10 * time.Minute
+	}
+	s.reclaimEvery = min(s.heartbeat, s.agentGone/4, s.customerGone/4)
+	s.seenEvery = s.customerGone / 5
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -407,13 +429,40 @@ func (s *Service) heartbeatLoop() {
 	defer s.bg.Done()
 	t := time.NewTicker(s.heartbeat)
 	defer t.Stop()
+	seen := time.NewTicker(s.seenEvery)
+	defer seen.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
 			s.announceAll()
+		case <-seen.C:
+			s.customersSeen()
 		}
+	}
+}
+
+// customersSeen records that the customers with a socket on this node are
+// still there, so that their waiting chats are not closed as abandoned.
+func (s *Service) customersSeen() {
+	s.mu.Lock()
+	var convs []int64
+	for c := range s.conns {
+		if c.kind == kindCustomer {
+			if id := c.convID.Load(); id != 0 {
+				convs = append(convs, id)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(convs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.seenEvery)
+	defer cancel()
+	if err := s.store.SeenCustomers(ctx, convs, s.now()); err != nil && ctx.Err() == nil {
+		s.log.Warn("chat: recording customers seen failed", "err", err)
 	}
 }
 

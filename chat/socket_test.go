@@ -622,3 +622,77 @@ func TestQueuePositions(t *testing.T) {
 
 // The FAQ index is a Suggester as it is.
 var _ Suggester = (*faq.Index)(nil)
+
+// People who leave do not hold chats: an agent whose connection is gone
+// past the grace period loses their chats to the queue (and a colleague),
+// and a waiting customer who left is closed out, while one who is still
+// connected keeps waiting however long it takes.
+func TestGonePeopleReleaseChats(t *testing.T) {
+	db := newDB(t)
+	ann, bob := addAgent(t, db, "Ann"), addAgent(t, db, "Bob")
+	n := startNode(t, nodeConfig{db: db, opts: Options{Capacity: 1,
+		AgentGone: 300 * time.Millisecond, CustomerGone: 600 * time.Millisecond}})
+	status := func(conv int64) (st, closedBy string) {
+		t.Helper()
+		if err := db.R.QueryRow(`SELECT status, closed_by FROM chat_conversations WHERE id = ?`, conv).Scan(&st, &closedBy); err != nil {
+			t.Fatal(err)
+		}
+		return st, closedBy
+	}
+
+	a := n.agent(t, ann)
+	cu := n.customer(t)
+	w := cu.hello("", 0)
+	cu.say("c1", "my order is late")
+	a.expect("offer")
+	a.send(map[string]any{"type": "accept", "conversation": w.Conversation})
+	a.expect("assigned")
+	cu.expect("assigned")
+
+	// Ann's only tab closes. A reload inside the grace period would keep
+	// the chat (the store test covers it); she does not come back.
+	a.conn.Close()
+	start := time.Now()
+	cu.expect("message", func(f frame) bool { return f.From == "system" && strings.Contains(f.Text, "lost their connection") })
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("chat requeued after %s, before the grace period", waited)
+	}
+	cu.expect("queue", func(f frame) bool { return f.Position == 1 })
+	if st, _ := status(w.Conversation); st != "waiting" {
+		t.Fatalf("status after the agent left = %s", st)
+	}
+	// Bob comes online and is offered it, with the history.
+	b := n.agent(t, bob)
+	b.expect("offer", func(f frame) bool { return f.Conversation == w.Conversation })
+	b.send(map[string]any{"type": "accept", "conversation": w.Conversation})
+	b.expect("assigned")
+	b.expect("message", func(f frame) bool { return f.Seq == 1 && f.Text == "my order is late" })
+	cu.expect("assigned", func(f frame) bool { return f.Agent.Name == "Bob" })
+
+	// Bob is full (capacity 1): the next customer waits, still connected,
+	// for several grace periods, and is not closed out.
+	cu2 := n.customer(t)
+	w2 := cu2.hello("", 0)
+	cu2.say("c1", "is anyone there?")
+	cu2.expect("queue")
+	time.Sleep(2 * time.Second)
+	if st, _ := status(w2.Conversation); st != "waiting" {
+		t.Fatalf("a connected customer's chat is %s after 2s", st)
+	}
+	// They give up and close the tab: the chat is closed for them.
+	cu2.conn.Close()
+	eventually(t, "the abandoned chat to close", func() bool { st, _ := status(w2.Conversation); return st == "closed" })
+	if _, by := status(w2.Conversation); by != "system" {
+		t.Errorf("closed by %q, want system", by)
+	}
+	// Bob's chat with a customer who is still there is untouched.
+	if st, _ := status(w.Conversation); st != "active" {
+		t.Errorf("Bob's chat is %s", st)
+	}
+	if got := counterValue(t, n.svc.m.reclaimed.WithLabelValues("agent_gone")); got != 1 {
+		t.Errorf("agent_gone metric = %v", got)
+	}
+	if got := counterValue(t, n.svc.m.reclaimed.WithLabelValues("customer_gone")); got != 1 {
+		t.Errorf("customer_gone metric = %v", got)
+	}
+}

@@ -167,22 +167,22 @@ func (s *SQLiteStore) OpenConversation(ctx context.Context, visitorID int64, nam
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			err = tx.QueryRowContext(ctx, `INSERT INTO chat_conversations
-				(visitor_id, customer_name, customer_email, status, created_at, updated_at)
-				VALUES (?, ?, ?, 'open', ?, ?) RETURNING id`,
-				visitorID, name, email, fmtTime(now), fmtTime(now)).Scan(&id)
+				(visitor_id, customer_name, customer_email, status, created_at, updated_at, customer_seen_at)
+				VALUES (?, ?, ?, 'open', ?, ?, ?) RETURNING id`,
+				visitorID, name, email, fmtTime(now), fmtTime(now), fmtTime(now)).Scan(&id)
 			if err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		default:
-			if name != "" || email != "" {
-				if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET
-					customer_name = CASE WHEN ? <> '' THEN ? ELSE customer_name END,
-					customer_email = CASE WHEN ? <> '' THEN ? ELSE customer_email END,
-					updated_at = ? WHERE id = ?`, name, name, email, email, fmtTime(now), id); err != nil {
-					return err
-				}
+			if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET
+				customer_name = CASE WHEN ? <> '' THEN ? ELSE customer_name END,
+				customer_email = CASE WHEN ? <> '' THEN ? ELSE customer_email END,
+				updated_at = CASE WHEN ? <> '' OR ? <> '' THEN ? ELSE updated_at END,
+				customer_seen_at = ? WHERE id = ?`,
+				name, name, email, email, name, email, fmtTime(now), fmtTime(now), id); err != nil {
+				return err
 			}
 		}
 		c, err = getConversation(ctx, tx, id)
@@ -440,7 +440,7 @@ func (s *SQLiteStore) appendStatements(ctx context.Context) (*appendStmts, error
 	prepare(&st.dup, `SELECT `+msgCols+` FROM chat_messages m WHERE m.conversation_id = ? AND m.sender = ? AND m.client_id = ?`)
 	prepare(&st.bump, `UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
 		RETURNING last_seq, status, COALESCE(agent_id, 0)`)
-	prepare(&st.queue, `UPDATE chat_conversations SET status = 'waiting', queued_at = ? WHERE id = ?`)
+	prepare(&st.queue, `UPDATE chat_conversations SET status = 'waiting', queued_at = ?1, customer_seen_at = ?1 WHERE id = ?2`)
 	prepare(&st.insert, insertMessageSQL)
 	if err != nil {
 		for _, p := range []*sql.Stmt{st.dup, st.bump, st.queue, st.insert} {
@@ -818,15 +818,11 @@ func (s *SQLiteStore) Transfer(ctx context.Context, conv, from int64, to AgentRe
 			// Back to the queue, keeping its original place: it has waited
 			// longest. The transferring agent is recorded as tried so that
 			// routing prefers someone else.
-			if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET status = 'waiting', agent_id = NULL,
-				updated_at = ? WHERE id = ?`, fmtTime(now), conv); err != nil {
-				return err
-			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO chat_offers (conversation_id, agent_id, offered_at, outcome, resolved_at)
 				VALUES (?, ?, ?, 'transferred', ?)`, conv, from, fmtTime(now), fmtTime(now)); err != nil {
 				return err
 			}
-			m, err = systemMessage(ctx, tx, conv, "The chat went back to the queue; the next available agent will join.", now)
+			m, err = backToQueue(ctx, tx, conv, "The chat went back to the queue; the next available agent will join.", now)
 		} else {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM chat_conversations WHERE status = 'active' AND agent_id = ?`, to.ID).Scan(&n); err != nil {
@@ -853,6 +849,17 @@ func (s *SQLiteStore) Transfer(ctx context.Context, conv, from int64, to AgentRe
 	return c, m, nil
 }
 
+// backToQueue puts an active conversation back in the queue at the place
+// it had (queued_at is kept) and stores a system message. Its customer
+// counts as seen now: the wait for an agent starts again.
+func backToQueue(ctx context.Context, tx *sql.Tx, conv int64, text string, now time.Time) (Message, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET status = 'waiting', agent_id = NULL,
+		agent_missing_since = NULL, customer_seen_at = ?1, updated_at = ?1 WHERE id = ?2`, fmtTime(now), conv); err != nil {
+		return Message{}, err
+	}
+	return systemMessage(ctx, tx, conv, text, now)
+}
+
 // Close implements Store.
 func (s *SQLiteStore) Close(ctx context.Context, conv int64, by From, agent AgentRef, now time.Time) (CloseResult, error) {
 	var res CloseResult
@@ -867,19 +874,6 @@ func (s *SQLiteStore) Close(ctx context.Context, conv int64, by From, agent Agen
 		if by == FromAgent && (cur.Status != StatusActive || cur.AgentID != agent.ID) {
 			return ErrNotAssigned
 		}
-		if cur.OfferedTo != 0 {
-			res.WithdrawnTo = cur.OfferedTo
-			if _, err := tx.ExecContext(ctx, `UPDATE chat_offers SET outcome = 'withdrawn', resolved_at = ?
-				WHERE conversation_id = ? AND outcome = 'pending'`, fmtTime(now), conv); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET status = 'closed', offered_to = NULL,
-			offer_expires_at = NULL, closed_by = ?, closed_at = ?, updated_at = ?,
-			deflected = CASE WHEN agent_joined = 0 AND article_opened = 1 THEN 1 ELSE 0 END
-			WHERE id = ?`, string(by), fmtTime(now), fmtTime(now), conv); err != nil {
-			return err
-		}
 		text := "The customer ended the chat."
 		switch by {
 		case FromAgent:
@@ -887,16 +881,169 @@ func (s *SQLiteStore) Close(ctx context.Context, conv int64, by From, agent Agen
 		case FromSystem:
 			text = "The chat was ended."
 		}
-		if res.Message, err = systemMessage(ctx, tx, conv, text, now); err != nil {
-			return err
-		}
-		res.Conversation, err = getConversation(ctx, tx, conv)
+		res, err = closeTx(ctx, tx, cur, by, text, now)
 		return err
 	})
 	if err != nil {
 		return CloseResult{}, storeErr("close", err)
 	}
 	return res, nil
+}
+
+// closeTx closes cur (not closed yet), withdrawing a pending offer, and
+// stores text as a system message.
+func closeTx(ctx context.Context, tx *sql.Tx, cur Conversation, by From, text string, now time.Time) (CloseResult, error) {
+	var res CloseResult
+	conv := cur.ID
+	if cur.OfferedTo != 0 {
+		res.WithdrawnTo = cur.OfferedTo
+		if _, err := tx.ExecContext(ctx, `UPDATE chat_offers SET outcome = 'withdrawn', resolved_at = ?
+			WHERE conversation_id = ? AND outcome = 'pending'`, fmtTime(now), conv); err != nil {
+			return res, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET status = 'closed', offered_to = NULL,
+		offer_expires_at = NULL, agent_missing_since = NULL, closed_by = ?, closed_at = ?, updated_at = ?,
+		deflected = CASE WHEN agent_joined = 0 AND article_opened = 1 THEN 1 ELSE 0 END
+		WHERE id = ?`, string(by), fmtTime(now), fmtTime(now), conv); err != nil {
+		return res, err
+	}
+	var err error
+	if res.Message, err = systemMessage(ctx, tx, conv, text, now); err != nil {
+		return res, err
+	}
+	res.Conversation, err = getConversation(ctx, tx, conv)
+	return res, err
+}
+
+// --- reclaiming chats whose people are gone ---
+
+// SeenCustomers implements Store.
+func (s *SQLiteStore) SeenCustomers(ctx context.Context, convs []int64, now time.Time) error {
+	const chunk = 500
+	for len(convs) > 0 {
+		n := min(len(convs), chunk)
+		list, args := inList(convs[:n])
+		if _, err := s.db.W.ExecContext(ctx, `UPDATE chat_conversations SET customer_seen_at = ?
+			WHERE status IN ('waiting', 'active') AND id IN `+list, append([]any{fmtTime(now)}, args...)...); err != nil {
+			return storeErr("record customers seen", err)
+		}
+		convs = convs[n:]
+	}
+	return nil
+}
+
+// connectedList is in.Connected as an SQL list; empty, it is "()", which
+// SQLite accepts (x NOT IN () is true), unlike inList's "(NULL)" (x NOT IN
+// (NULL) is NULL).
+func connectedList(in ReclaimInput) (string, []any) {
+	if len(in.Connected) == 0 {
+		return "()", nil
+	}
+	return inList(in.Connected)
+}
+
+// reclaimCutoffs are the times before which an agent's or a customer's
+// absence has lasted long enough.
+func reclaimCutoffs(in ReclaimInput) (agent, customer string) {
+	return fmtTime(in.Now.Add(-in.AgentGone)), fmtTime(in.Now.Add(-in.CustomerGone))
+}
+
+// NeedsReclaim implements Store.
+func (s *SQLiteStore) NeedsReclaim(ctx context.Context, in ReclaimInput) (bool, error) {
+	list, args := connectedList(in)
+	agentCut, customerCut := reclaimCutoffs(in)
+	var agents, customers bool
+	err := s.db.R.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM chat_conversations WHERE status = 'active' AND (
+			((agent_id IS NULL OR agent_id NOT IN `+list+`) AND (agent_missing_since IS NULL OR agent_missing_since <= ?))
+			OR (agent_id IN `+list+` AND agent_missing_since IS NOT NULL))),
+		EXISTS (SELECT 1 FROM chat_conversations WHERE status = 'waiting'
+			AND COALESCE(customer_seen_at, queued_at, updated_at) <= ?)`,
+		append(append(append(args, agentCut), args...), customerCut)...).Scan(&agents, &customers)
+	if err != nil {
+		return false, storeErr("check for gone agents and customers", err)
+	}
+	return agents || customers, nil
+}
+
+// Reclaim implements Store.
+func (s *SQLiteStore) Reclaim(ctx context.Context, in ReclaimInput) (ReclaimResult, error) {
+	var res ReclaimResult
+	list, args := connectedList(in)
+	agentCut, customerCut := reclaimCutoffs(in)
+	now := fmtTime(in.Now)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res = ReclaimResult{}
+		if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET agent_missing_since = NULL
+			WHERE status = 'active' AND agent_missing_since IS NOT NULL AND agent_id IN `+list, args...); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE chat_conversations SET agent_missing_since = ?
+			WHERE status = 'active' AND agent_missing_since IS NULL AND (agent_id IS NULL OR agent_id NOT IN `+list+`)`,
+			append([]any{now}, args...)...); err != nil {
+			return err
+		}
+		due, err := queryIDs(ctx, tx, `SELECT id FROM chat_conversations
+			WHERE status = 'active' AND agent_missing_since <= ? ORDER BY id`, agentCut)
+		if err != nil {
+			return err
+		}
+		for _, id := range due {
+			cur, err := getConversation(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			m, err := backToQueue(ctx, tx, id,
+				"Your agent lost their connection, so the chat went back to the queue; the next available agent will join.", in.Now)
+			if err != nil {
+				return err
+			}
+			cv, err := getConversation(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			res.Requeued = append(res.Requeued, Requeued{Conversation: cv, AgentID: cur.AgentID, Message: m})
+		}
+		gone, err := queryIDs(ctx, tx, `SELECT id FROM chat_conversations
+			WHERE status = 'waiting' AND COALESCE(customer_seen_at, queued_at, updated_at) <= ? ORDER BY id`, customerCut)
+		if err != nil {
+			return err
+		}
+		for _, id := range gone {
+			cur, err := getConversation(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			cr, err := closeTx(ctx, tx, cur, FromSystem, "The customer left before an agent could join.", in.Now)
+			if err != nil {
+				return err
+			}
+			res.Abandoned = append(res.Abandoned, cr)
+		}
+		return nil
+	})
+	if err != nil {
+		return ReclaimResult{}, storeErr("reclaim", err)
+	}
+	return res, nil
+}
+
+func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // Queue implements Store.

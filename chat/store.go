@@ -66,6 +66,15 @@ type Store interface {
 	Close(ctx context.Context, conversationID int64, by From, agent AgentRef, now time.Time) (CloseResult, error)
 	// Queue lists the waiting conversations in queue order.
 	Queue(ctx context.Context) ([]QueueEntry, error)
+	// SeenCustomers records that the customers of these conversations
+	// still have a socket open (see ReclaimInput). Conversations that are
+	// neither waiting nor active are left alone.
+	SeenCustomers(ctx context.Context, conversationIDs []int64, now time.Time) error
+	// Reclaim applies the policy of ReclaimInput once.
+	Reclaim(ctx context.Context, in ReclaimInput) (ReclaimResult, error)
+	// NeedsReclaim reports cheaply, without taking the write lock, whether
+	// Reclaim could change anything.
+	NeedsReclaim(ctx context.Context, in ReclaimInput) (bool, error)
 	// HandleTimes returns the durations (assigned to closed) of up to n
 	// recently closed conversations.
 	HandleTimes(ctx context.Context, since time.Time, n int) ([]time.Duration, error)
@@ -130,6 +139,37 @@ type CloseResult struct {
 	Conversation Conversation
 	Message      Message
 	WithdrawnTo  int64 // agent whose pending offer was withdrawn, or 0
+}
+
+// ReclaimInput is what one reclaim pass knows about the world outside the
+// database. Reclaiming frees chats whose people are gone:
+//
+//   - An active chat whose agent has no live connection (is not in
+//     Connected; or whose agent account was deleted) is marked from Now;
+//     the mark goes when the agent is back. A chat marked for AgentGone or
+//     longer goes back to the queue, keeping its place, with a system
+//     message; its customer counts as seen at Now.
+//   - A waiting chat whose customer was last seen (hello, a message, or
+//     SeenCustomers) CustomerGone or longer ago is closed by the system,
+//     with a system message; a pending offer for it is withdrawn.
+type ReclaimInput struct {
+	Connected    []int64 // agents with a live connection, whatever their status
+	AgentGone    time.Duration
+	CustomerGone time.Duration
+	Now          time.Time
+}
+
+// ReclaimResult is what Reclaim did.
+type ReclaimResult struct {
+	Requeued  []Requeued    // active chats back in the queue
+	Abandoned []CloseResult // waiting chats closed
+}
+
+// Requeued is an active chat that went back to the queue.
+type Requeued struct {
+	Conversation Conversation
+	AgentID      int64   // the agent it was taken from (0: account deleted)
+	Message      Message // the system message saying so
 }
 
 // RouteInput is what one routing pass knows about the world outside the

@@ -365,3 +365,120 @@ func TestEstimateWait(t *testing.T) {
 		}
 	}
 }
+
+func TestReclaim(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	st := NewSQLiteStore(db)
+	ann, bob := addAgent(t, db, "Ann"), addAgent(t, db, "Bob")
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	// c1, c2: Ann's active chats. c3: waiting with an offer to Bob. c4:
+	// waiting, nobody offered.
+	queued := func(name string, d time.Duration) Conversation {
+		c := newConv(t, st, name, "")
+		if _, err := st.Append(ctx, NewMessage{ConversationID: c.ID, From: FromCustomer, ClientID: "1", Text: "help", EnterQueue: true}, at(d)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1, c2 := queued("One", 0), queued("Two", time.Second)
+	if _, err := st.Route(ctx, RouteInput{Online: []int64{ann.ID}, Capacity: 2, OfferTimeout: time.Minute, Now: at(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Conversation{c1, c2} {
+		if _, _, err := st.Accept(ctx, c.ID, ann, at(3*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c3, c4 := queued("Three", 4*time.Second), queued("Four", 5*time.Second)
+	if _, err := st.Route(ctx, RouteInput{Online: []int64{bob.ID}, Capacity: 1, OfferTimeout: time.Hour, Now: at(6 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+
+	describe := func(r ReclaimResult) string {
+		s := ""
+		for _, q := range r.Requeued {
+			s += fmt.Sprintf("requeue %d from %d (%s, %q); ", q.Conversation.ID, q.AgentID, q.Conversation.Status, q.Message.Text)
+		}
+		for _, a := range r.Abandoned {
+			s += fmt.Sprintf("close %d by %s, withdrawn from %d (%q); ", a.Conversation.ID, a.Conversation.ClosedBy, a.WithdrawnTo, a.Message.Text)
+		}
+		return s
+	}
+	const agentGone = "Your agent lost their connection, so the chat went back to the queue; the next available agent will join."
+	const customerGone = "The customer left before an agent could join."
+	steps := []struct {
+		name      string
+		at        time.Duration
+		connected []int64
+		before    func()
+		want      string
+	}{
+		{name: "everyone is here", at: 10 * time.Second, connected: []int64{ann.ID, bob.ID}},
+		{name: "Ann's connection drops: her chats are marked, nothing moves yet", at: 20 * time.Second, connected: []int64{bob.ID}},
+		{name: "she is back within the grace period: the marks go", at: 60 * time.Second, connected: []int64{ann.ID, bob.ID}},
+		{name: "she drops again", at: 70 * time.Second, connected: []int64{bob.ID}},
+		{name: "still within the grace period (counted from the new drop)", at: 185 * time.Second, connected: []int64{bob.ID}},
+		{name: "gone for two minutes: her chats go back to the queue", at: 190 * time.Second, connected: []int64{bob.ID},
+			want: fmt.Sprintf("requeue %d from %d (waiting, %q); requeue %d from %d (waiting, %q); ", c1.ID, ann.ID, agentGone, c2.ID, ann.ID, agentGone)},
+		{name: "customers seen recently stay", at: 500 * time.Second, connected: []int64{bob.ID},
+			before: func() {
+				if err := st.SeenCustomers(ctx, []int64{c1.ID, c2.ID, c3.ID}, at(400*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "a waiting customer gone for ten minutes: the chat closes, Bob's offer is withdrawn", at: 605 * time.Second, connected: []int64{bob.ID},
+			want: fmt.Sprintf("close %d by system, withdrawn from 0 (%q); ", c4.ID, customerGone)},
+		{name: "the others follow ten minutes after they were last seen", at: 1000 * time.Second, connected: []int64{bob.ID},
+			want: fmt.Sprintf("close %d by system, withdrawn from 0 (%q); close %d by system, withdrawn from 0 (%q); close %d by system, withdrawn from %d (%q); ",
+				c1.ID, customerGone, c2.ID, customerGone, c3.ID, bob.ID, customerGone)},
+		{name: "nothing left", at: 2000 * time.Second},
+	}
+	for _, s := range steps {
+		if s.before != nil {
+			s.before()
+		}
+		in := ReclaimInput{Connected: s.connected, AgentGone: 2 * time.Minute, CustomerGone: 10 * time.Minute, Now: at(s.at)}
+		need, err := st.NeedsReclaim(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Reclaim(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := describe(res); got != s.want {
+			t.Fatalf("%s:\n got %s\nwant %s", s.name, got, s.want)
+		}
+		marks := func() int {
+			var n int
+			if err := db.R.QueryRow(`SELECT COUNT(*) FROM chat_conversations WHERE agent_missing_since IS NOT NULL`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// NeedsReclaim may say yes to mark or unmark; it must say yes
+		// whenever something moved, and no when nothing is marked and
+		// nothing moved.
+		if s.want != "" && !need {
+			t.Errorf("%s: NeedsReclaim = false", s.name)
+		}
+		if s.name == "everyone is here" || s.name == "nothing left" {
+			if need || marks() != 0 {
+				t.Errorf("%s: NeedsReclaim = %v with %d marks", s.name, need, marks())
+			}
+		}
+	}
+	// Requeued chats kept their place in the queue before closing.
+	var queuedAt1, queuedAt3 string
+	if err := db.R.QueryRow(`SELECT queued_at FROM chat_conversations WHERE id = ?`, c1.ID).Scan(&queuedAt1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.R.QueryRow(`SELECT queued_at FROM chat_conversations WHERE id = ?`, c3.ID).Scan(&queuedAt3); err != nil {
+		t.Fatal(err)
+	}
+	if queuedAt1 >= queuedAt3 {
+		t.Errorf("requeued chat lost its place: queued %s, after %s", queuedAt1, queuedAt3)
+	}
+}
