@@ -22,6 +22,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/printshop/helpdesk/internal/apperr"
+	"github.com/printshop/helpdesk/internal/indexswap"
 	"github.com/printshop/helpdesk/kb"
 )
 
@@ -321,34 +322,26 @@ func published(ctx context.Context, src Source) ([]kb.Article, error) {
 }
 
 func (ix *Index) rebuildFrom(ctx context.Context, arts []kb.Article, progress func(done, total int)) error {
-	work, err := os.MkdirTemp(filepath.Dir(ix.dir), buildPrefix(ix.dir))
+	b, err := indexswap.Begin(ix.dir)
 	if err != nil {
 		return fmt.Errorf("faq: rebuild: %w", err)
 	}
-	defer os.RemoveAll(work)
-	built := filepath.Join(work, "index")
-	if err := ix.build(ctx, built, arts, progress); err != nil {
+	defer b.Remove()
+	if err := ix.build(ctx, b.Path(), arts, progress); err != nil {
 		return fmt.Errorf("faq: rebuild: %w", err)
 	}
-	if err := ix.swap(built, filepath.Join(work, "old")); err != nil {
+	if err := ix.swap(b); err != nil {
 		return fmt.Errorf("faq: rebuild: %w", err)
 	}
 	ix.log.Info("faq: search index built", "dir", ix.dir, "articles", len(arts))
 	return nil
 }
 
-// buildPrefix names the temporary build folders of the index in dir, so
-// that leftovers of a crashed build can be recognized and removed.
-func buildPrefix(dir string) string { return "." + filepath.Base(dir) + ".build-" }
-
 // removeLeftovers deletes build folders a crashed process left behind.
-// Only this index's own prefix is touched: a sibling index may be building.
+// Only this index's own are touched: a sibling index may be building.
 func (ix *Index) removeLeftovers() {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(ix.dir), buildPrefix(ix.dir)+"*"))
-	for _, m := range matches {
-		if err := os.RemoveAll(m); err != nil {
-			ix.log.Warn("faq: remove leftover build folder", "dir", m, "err", err)
-		}
+	if failed, err := indexswap.RemoveLeftovers(ix.dir); err != nil {
+		ix.log.Warn("faq: remove leftover build folders", "dirs", failed, "err", err)
 	}
 }
 
@@ -444,17 +437,14 @@ func indexLengths(ctx context.Context, idx bleve.Index) ([]byte, error) {
 	return json.Marshal(l)
 }
 
-// swap replaces the live index with the one built at path, replaying the
-// changes journaled since the build read its articles. The folder at ix.dir
-// is moved to trash and the new one renamed into place: each rename is
-// atomic, so after a crash ix.dir holds either the old complete index, the
-// new complete index, or nothing (which the next Open rebuilds), never a
-// partial one.
-func (ix *Index) swap(path, trash string) error {
+// swap replaces the live index with the one built in b, replaying the
+// changes journaled since the build read its articles (indexswap.Replace
+// makes the replacement crash-safe).
+func (ix *Index) swap(b *indexswap.Build) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 
-	built, err := bleve.OpenUsing(path, openConfig())
+	built, err := bleve.OpenUsing(b.Path(), openConfig())
 	if err != nil {
 		return err
 	}
@@ -463,16 +453,16 @@ func (ix *Index) swap(path, trash string) error {
 	ix.journal = nil
 	ix.jmu.Unlock()
 	if len(journal) > 0 {
-		b := built.NewBatch()
+		batch := built.NewBatch()
 		for _, c := range journal {
 			if c.doc == nil {
-				b.Delete(c.slug)
-			} else if err := b.Index(c.slug, *c.doc); err != nil {
+				batch.Delete(c.slug)
+			} else if err := batch.Index(c.slug, *c.doc); err != nil {
 				_ = built.Close()
 				return err
 			}
 		}
-		if err := built.Batch(b); err != nil {
+		if err := built.Batch(batch); err != nil {
 			_ = built.Close()
 			return err
 		}
@@ -488,17 +478,12 @@ func (ix *Index) swap(path, trash string) error {
 		ix.idx = nil
 		ix.snapshots.reset()
 	}
-	if err := os.Rename(ix.dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		ix.reopenAfterFailedSwap()
-		return err
-	}
-	if err := os.Rename(path, ix.dir); err != nil {
-		if os.Rename(trash, ix.dir) == nil {
+	if oldInPlace, err := b.Replace(); err != nil {
+		if oldInPlace {
 			ix.reopenAfterFailedSwap()
 		}
 		return err
 	}
-	syncDir(filepath.Dir(ix.dir))
 	idx, err := bleve.OpenUsing(ix.dir, openConfig())
 	if err != nil {
 		return err
@@ -525,17 +510,6 @@ func (ix *Index) reopenAfterFailedSwap() {
 		_ = idx.Close()
 	}
 	ix.log.Error("faq: reopen index after failed rebuild", "err", err)
-}
-
-// syncDir flushes a directory's entries, making the renames durable.
-// Failure only weakens crash safety, which the next Open repairs.
-func syncDir(dir string) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = f.Sync()
-	_ = f.Close()
 }
 
 func (ix *Index) closed() bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/printshop/helpdesk/internal/apperr"
+	"github.com/printshop/helpdesk/internal/indexswap"
 	"github.com/printshop/helpdesk/kb"
 )
 
@@ -148,7 +149,7 @@ func TestOpenBuildsFromSourceAndReopens(t *testing.T) {
 
 func assertNoBuildLeftovers(t *testing.T, dir string) {
 	t.Helper()
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), buildPrefix(dir)+"*"))
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), indexswap.Prefix(dir)+"*"))
 	if len(left) > 0 {
 		t.Errorf("build folders left behind: %v", left)
 	}
@@ -307,11 +308,11 @@ func setVersion(t *testing.T, dir, v string) {
 
 func TestOpenRemovesLeftoverBuildFolders(t *testing.T) {
 	dir := indexDir(t.TempDir())
-	if err := os.MkdirAll(filepath.Join(filepath.Dir(dir), buildPrefix(dir)+"123", "index"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(dir), indexswap.Prefix(dir)+"123", "index"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// A build folder of another index in the same parent is not ours.
-	other := filepath.Join(filepath.Dir(dir), buildPrefix(filepath.Join(filepath.Dir(dir), "tickets"))+"456")
+	other := filepath.Join(filepath.Dir(dir), indexswap.Prefix(filepath.Join(filepath.Dir(dir), "tickets"))+"456")
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
 	}

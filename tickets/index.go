@@ -27,6 +27,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/printshop/helpdesk/internal/apperr"
+	"github.com/printshop/helpdesk/internal/indexswap"
 	"github.com/printshop/helpdesk/internal/sqlitedb"
 )
 
@@ -279,14 +280,10 @@ func newestUpdate(ctx context.Context, q querier) (string, error) {
 	return s.String, nil
 }
 
-func indexBuildPrefix(dir string) string { return "." + filepath.Base(dir) + ".build-" }
-
+// removeLeftovers deletes build folders a crashed process left behind.
 func (ix *searchIndex) removeLeftovers() {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(ix.dir), indexBuildPrefix(ix.dir)+"*"))
-	for _, m := range matches {
-		if err := os.RemoveAll(m); err != nil {
-			ix.log.Warn("tickets: remove leftover index build", "dir", m, "err", err)
-		}
+	if failed, err := indexswap.RemoveLeftovers(ix.dir); err != nil {
+		ix.log.Warn("tickets: remove leftover index builds", "dirs", failed, "err", err)
 	}
 }
 
@@ -319,17 +316,16 @@ func (ix *searchIndex) rebuildLocked(ctx context.Context, progress func(done, to
 		ix.journaling, ix.journal = false, nil
 		ix.jmu.Unlock()
 	}()
-	work, err := os.MkdirTemp(filepath.Dir(ix.dir), indexBuildPrefix(ix.dir))
+	b, err := indexswap.Begin(ix.dir)
 	if err != nil {
 		return fmt.Errorf("tickets: rebuild index: %w", err)
 	}
-	defer os.RemoveAll(work)
-	built := filepath.Join(work, "index")
-	n, err := ix.build(ctx, built, progress)
+	defer b.Remove()
+	n, err := ix.build(ctx, b.Path(), progress)
 	if err != nil {
 		return fmt.Errorf("tickets: rebuild index: %w", err)
 	}
-	if err := ix.swap(ctx, built, filepath.Join(work, "old")); err != nil {
+	if err := ix.swap(ctx, b); err != nil {
 		return fmt.Errorf("tickets: rebuild index: %w", err)
 	}
 	ix.log.Info("tickets: search index built", "dir", ix.dir, "tickets", n)
@@ -393,13 +389,13 @@ func (ix *searchIndex) build(ctx context.Context, path string, progress func(don
 	}
 }
 
-// swap replaces the live index with the one at path (see faq.Index.swap:
-// each rename is atomic, so the folder holds an old or a new complete
-// index, or nothing, which the next start rebuilds).
-func (ix *searchIndex) swap(ctx context.Context, path, trash string) error {
+// swap replaces the live index with the one built in b, adding the
+// tickets changed since the build read them (indexswap.Replace makes the
+// replacement crash-safe).
+func (ix *searchIndex) swap(ctx context.Context, b *indexswap.Build) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	built, err := bleve.OpenUsing(path, indexConfig())
+	built, err := bleve.OpenUsing(b.Path(), indexConfig())
 	if err != nil {
 		return err
 	}
@@ -423,16 +419,14 @@ func (ix *searchIndex) swap(ctx context.Context, path, trash string) error {
 		}
 		ix.idx = nil
 	}
-	if err := os.Rename(ix.dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		if idx, oerr := bleve.OpenUsing(ix.dir, indexConfig()); oerr == nil {
-			ix.idx = idx
+	if oldInPlace, err := b.Replace(); err != nil {
+		if oldInPlace {
+			if idx, oerr := bleve.OpenUsing(ix.dir, indexConfig()); oerr == nil {
+				ix.idx = idx
+			}
 		}
 		return err
 	}
-	if err := os.Rename(path, ix.dir); err != nil {
-		return err
-	}
-	_ = syncDir(filepath.Dir(ix.dir))
 	idx, err := bleve.OpenUsing(ix.dir, indexConfig())
 	if err != nil {
 		return err
