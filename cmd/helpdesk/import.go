@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/printshop/helpdesk/internal/config"
-	"github.com/printshop/helpdesk/internal/logging"
 	"github.com/printshop/helpdesk/internal/mailbox"
 )
 
@@ -31,8 +30,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	log := logging.New(stderr, cfg.LogLevel)
-	c, err := openCore(ctx, cfg, log)
+	c, err := openCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/printshop/helpdesk/internal/auth"
 	"github.com/printshop/helpdesk/internal/config"
-	"github.com/printshop/helpdesk/internal/logging"
 )
 
 // access is who may call a route.
@@ -105,7 +104,7 @@ func TestRouteAuthorization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := openCore(ctx, cfg, logging.New(io.Discard, "error"))
+	c, err := openCore(ctx, cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

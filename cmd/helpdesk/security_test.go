@@ -1265,7 +1265,7 @@ func registeredRoutes(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := openCore(ctx, cfg, logging.New(io.Discard, "error"))
+	c, err := openCore(ctx, cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,8 +56,10 @@ type core struct {
 	node    *nodedir.Dir      // this process's folder for its search indexes
 }
 
-// openCore opens the data folder. The caller must call close.
-func openCore(ctx context.Context, cfg config.Config, log *slog.Logger) (*core, error) {
+// openCore opens the data folder, logging to stderr at cfg's level. The
+// caller must call close.
+func openCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, error) {
+	log := logging.New(stderr, cfg.LogLevel)
 	c := &core{cfg: cfg, log: log, now: time.Now, reg: prometheus.NewRegistry()}
 	c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
@@ -200,13 +202,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if done || err != nil {
 		return err
 	}
-	log := logging.New(stderr, cfg.LogLevel)
-
-	c, err := openCore(ctx, cfg, log)
+	c, err := openCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.close()
+	log := c.log
 
 	if n, err := c.auth.CountAgents(ctx); err != nil {
 		return err
@@ -446,45 +447,38 @@ func reindex(ctx context.Context, args []string, getenv func(string) string, std
 	if done || err != nil {
 		return err
 	}
-	log := logging.New(stderr, cfg.LogLevel)
-	c, err := openCore(ctx, cfg, log)
+	c, err := openCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	fmt.Fprintln(stdout, "rebuilding the FAQ search index")
-	last := -1
-	err = c.faq.Rebuild(ctx, func(done, total int) {
-		pct := 100
-		if total > 0 {
-			pct = done * 100 / total
-		}
-		if pct != last && (pct%10 == 0 || done == total) {
-			fmt.Fprintf(stdout, "  faq: %d/%d articles (%d%%)\n", done, total, pct)
-			last = pct
-		}
-	})
-	if err != nil {
+	if err := c.faq.Rebuild(ctx, tenPercent(stdout, "faq", " articles")); err != nil {
 		return fmt.Errorf("reindex faq: %w", err)
 	}
 	n, _ := c.faq.DocCount()
 	fmt.Fprintf(stdout, "done: faq index holds %d articles\n", n)
 
 	fmt.Fprintln(stdout, "rebuilding the ticket search index")
-	last = -1
-	err = c.tix.Reindex(ctx, func(done, total int) {
+	if err := c.tix.Reindex(ctx, tenPercent(stdout, "tickets", "")); err != nil {
+		return fmt.Errorf("reindex tickets: %w", err)
+	}
+	fmt.Fprintln(stdout, "done: ticket index rebuilt")
+	return nil
+}
+
+// tenPercent is a progress callback that prints a line at every tenth of
+// the work and at the end: "  label: done/total unit (pct%)".
+func tenPercent(w io.Writer, label, unit string) func(done, total int) {
+	last := -1
+	return func(done, total int) {
 		pct := 100
 		if total > 0 {
 			pct = done * 100 / total
 		}
 		if pct != last && (pct%10 == 0 || done == total) {
-			fmt.Fprintf(stdout, "  tickets: %d/%d (%d%%)\n", done, total, pct)
+			fmt.Fprintf(w, "  %s: %d/%d%s (%d%%)\n", label, done, total, unit, pct)
 			last = pct
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("reindex tickets: %w", err)
 	}
-	fmt.Fprintln(stdout, "done: ticket index rebuilt")
-	return nil
 }
