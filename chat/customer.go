@@ -464,12 +464,33 @@ func (c *conn) customerRating(ctx context.Context, f *inFrame) {
 		c.pushErr(inRating, err, "")
 		return
 	}
-	conv := c.convID.Load()
-	if err := c.svc.store.Rate(ctx, conv, f.Score, comment, c.svc.now()); err != nil {
+	cv, err := c.ownConversation(ctx, f.Conversation)
+	if err != nil {
 		c.pushErr(inRating, err, "")
 		return
 	}
-	c.pushFrame(simpleFrame{Type: "rated", Conversation: conv, Score: f.Score})
+	if err := c.svc.store.Rate(ctx, cv.ID, f.Score, comment, c.svc.now()); err != nil {
+		c.pushErr(inRating, err, "")
+		return
+	}
+	c.pushFrame(simpleFrame{Type: "rated", Conversation: cv.ID, Score: f.Score})
+}
+
+// ownConversation is the conversation a rating or transcript frame is
+// about: the one given, which must be the visitor's own (a chat that
+// ended before a reload, say), or else the current one.
+func (c *conn) ownConversation(ctx context.Context, id int64) (Conversation, error) {
+	if id == 0 {
+		id = c.convID.Load()
+	}
+	cv, err := c.svc.store.Conversation(ctx, id)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if cv.VisitorID != c.visitorID {
+		return Conversation{}, ErrNotFound // the same answer as for one that does not exist
+	}
+	return cv, nil
 }
 
 func (c *conn) customerTranscript(ctx context.Context, f *inFrame) {
@@ -482,7 +503,7 @@ func (c *conn) customerTranscript(ctx context.Context, f *inFrame) {
 		c.pushError(inTranscript, codeRateLimited, "a transcript was sent less than a minute ago", "")
 		return
 	}
-	conv, err := s.store.Conversation(ctx, c.convID.Load())
+	conv, err := c.ownConversation(ctx, f.Conversation)
 	if err != nil {
 		c.pushErr(inTranscript, err, "")
 		return

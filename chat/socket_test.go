@@ -160,6 +160,31 @@ func TestCustomerAgentChat(t *testing.T) {
 	if err != nil || cv.Rating != 5 || cv.RatingComment != "Quick and kind." || cv.Status != StatusClosed || cv.ClosedBy != FromAgent {
 		t.Fatalf("stored conversation = %+v, %v", cv, err)
 	}
+
+	// After a reload the customer is in a new conversation, and can still
+	// rate the one that ended, by its id; nobody else can.
+	cu.conn.Close()
+	again := n.customer(t)
+	if w2 := again.hello(w.Visitor, 0); w2.Conversation == w.Conversation {
+		t.Fatalf("a new conversation was expected after the ended one, got %d again", w2.Conversation)
+	}
+	again.send(map[string]any{"type": "rating", "conversation": w.Conversation, "score": 3, "comment": "On second thought"})
+	if f := again.expect("rated"); f.Conversation != w.Conversation || f.Score != 3 {
+		t.Fatalf("rated after reload = %+v", f)
+	}
+	stranger := n.customer(t)
+	stranger.hello("", 0)
+	stranger.send(map[string]any{"type": "rating", "conversation": w.Conversation, "score": 1})
+	if e := stranger.expect("error"); e.Code != codeNotFound {
+		t.Fatalf("rating someone else's chat: %+v", e)
+	}
+	stranger.send(map[string]any{"type": "transcript", "conversation": w.Conversation, "email": "thief@example.com"})
+	if e := stranger.expect("error"); e.Code != codeNotFound {
+		t.Fatalf("transcript of someone else's chat: %+v", e)
+	}
+	if cv, _ := n.svc.store.Conversation(context.Background(), w.Conversation); cv.Rating != 3 {
+		t.Errorf("rating = %d, want the owner's 3", cv.Rating)
+	}
 }
 
 func TestDuplicateAndUnknownFrames(t *testing.T) {
