@@ -25,8 +25,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -438,6 +439,130 @@ test('a customer chats with an agent through the widget on the demo shop', async
   } finally {
     await c.context.close();
     await agent.close();
+  }
+});
+
+test('the customer attaches files: uploaded, shown as chips, sent with the message', async (t) => {
+  const name = `Paula Files ${RUN}`;
+  const agent = await agentSocket();
+  const c = await customerPage();
+  const { page, net, widget } = c;
+  const panel = widget.getByRole('dialog');
+  const attach = panel.getByRole('button', { name: 'Attach a file' });
+  const chips = panel.getByRole('list', { name: 'Attachments' });
+  const fileInput = panel.locator('input[type="file"]');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'widget-files-'));
+  // A 1×1 PNG; a zip (refused by the server, which judges by content); a
+  // file over the 10 MiB limit (refused before any upload).
+  const png = path.join(dir, 'label.png');
+  await writeFile(png, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'));
+  const zip = path.join(dir, 'drivers.zip');
+  await writeFile(zip, Buffer.from('504b0304140000000000000000000000000000000000000000000000000000', 'hex'));
+  const big = path.join(dir, 'scan.pdf');
+  await writeFile(big, Buffer.alloc((10 << 20) + 1));
+  const note = path.join(dir, 'notes.txt');
+  await writeFile(note, 'Printer model: Envy 6255\n');
+  const uploads = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/api/chat/attachments')) uploads.push(r);
+  });
+  let convID = 0;
+  try {
+    await t.test('the attach button works once the chat is under way', async () => {
+      await page.goto(`${BASE}/demo`);
+      await widget.getByRole('button', { name: 'Chat with us' }).click();
+      await panel.getByText('We’re online').waitFor();
+      await panel.getByRole('textbox', { name: 'Your name' }).fill(name);
+      await panel.getByRole('textbox', { name: 'Email' }).fill(`paula.${RUN}@customer.example`);
+      await panel.getByRole('textbox', { name: 'How can we help?' }).fill('The label prints smudged');
+      await panel.getByRole('button', { name: 'Start chat' }).click();
+      const offer = await agent.waitFrame('the offer', (f) => f.type === 'offer' && f.customer?.name === name, 40_000);
+      convID = offer.conversation;
+      await agent.send({ type: 'accept', conversation: convID });
+      await panel.getByRole('status').filter({ hasText: `You’re chatting with ${AGENT.name}` }).waitFor();
+      assert.equal(await attach.isEnabled(), true);
+      assert.equal(await fileInput.getAttribute('accept'), 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain');
+    });
+
+    await t.test('a file over 10 MiB is refused before any upload', async () => {
+      await fileInput.setInputFiles(big);
+      await panel.getByRole('alert').filter({ hasText: 'scan.pdf is too large: files are limited to 10 MB.' }).waitFor();
+      assert.equal(uploads.length, 0, 'nothing was uploaded');
+      assert.equal(await chips.isVisible(), false);
+    });
+
+    await t.test('a type the server does not allow shows its reason inline and is not sent', async () => {
+      await fileInput.setInputFiles(zip);
+      const err = panel.getByRole('alert').filter({ hasText: /^drivers\.zip: file type not allowed/ });
+      await err.waitFor();
+      assert.equal(uploads.length, 1, 'the zip was uploaded and refused');
+      const visitor = await page.evaluate((key) => JSON.parse(localStorage.getItem(key)).visitor, `helpdesk-chat:${new URL(BASE).origin}`);
+      assert.ok(visitor);
+      assert.equal(await uploads[0].headerValue('x-visitor-token'), visitor, 'the upload carries the visitor token');
+      assert.match(await uploads[0].headerValue('content-type'), /^multipart\/form-data; boundary=/);
+      assert.equal(await chips.isVisible(), false, 'no chip for a refused file');
+      await shot(page, '19-attachment-refused');
+      // With nothing typed and nothing attached there is nothing to send.
+      await panel.getByRole('button', { name: 'Send' }).click();
+      assert.equal(await panel.locator('.msg.customer').count(), 1, 'only the question is in the log');
+    });
+
+    await t.test('chosen files wait as removable chips, with name and size', async () => {
+      await fileInput.setInputFiles([png, note]);
+      await chips.getByRole('listitem').filter({ hasText: 'label.png' }).filter({ hasText: '70 B' }).waitFor();
+      await chips.getByRole('listitem').filter({ hasText: 'notes.txt' }).filter({ hasText: '25 B' }).waitFor();
+      assert.equal(await panel.getByRole('alert').filter({ hasText: 'drivers.zip' }).count(), 0, 'the old problem goes');
+      await shot(page, '20-attachment-chips');
+      await chips.getByRole('button', { name: 'Remove notes.txt' }).click();
+      await chips.getByRole('listitem').filter({ hasText: 'notes.txt' }).waitFor({ state: 'detached' });
+      assert.equal(await chips.getByRole('listitem').count(), 1);
+      assert.match(await chips.getByRole('listitem').innerText(), /^label\.png\s+70 B/);
+    });
+
+    await t.test('sending carries the attachment to the agent', async () => {
+      await panel.getByRole('textbox', { name: 'Message' }).fill('Here is a photo of the label');
+      await panel.getByRole('button', { name: 'Send' }).click();
+      const got = await agent.waitFrame('the message with the attachment', (f) => f.type === 'message' && f.from === 'customer' && f.text === 'Here is a photo of the label');
+      assert.equal(got.attachments?.length, 1);
+      assert.equal(got.attachments[0].name, 'label.png');
+      assert.equal(got.attachments[0].content_type, 'image/png');
+      assert.equal(got.attachments[0].size, 70);
+      const mine = panel.locator('.msg.customer').filter({ hasText: 'Here is a photo of the label' });
+      await mine.getByRole('button', { name: 'label.png' }).waitFor();
+      await mine.locator('.meta').filter({ hasText: 'Sent' }).waitFor();
+      assert.equal(await chips.isVisible(), false, 'the chips go with the message');
+      await shot(page, '21-attachment-sent');
+    });
+
+    await t.test('an attachment sent while offline goes after the reconnect, with no text', async () => {
+      await net.drop();
+      await panel.getByText('Connection lost. Reconnecting…').waitFor();
+      await fileInput.setInputFiles(note);
+      await chips.getByRole('listitem').filter({ hasText: '25 B' }).waitFor();
+      await panel.getByRole('button', { name: 'Send' }).click();
+      await panel.locator('.msg.customer.pending').getByRole('button', { name: 'notes.txt' }).waitFor();
+      net.down = false;
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      const got = await agent.waitFrame('the resent attachment', (f) => f.type === 'message' && f.from === 'customer' && f.attachments?.[0]?.name === 'notes.txt');
+      assert.equal(got.text, '');
+      await panel.locator('.msg.customer').filter({ has: page.locator('.meta', { hasText: /^(Sent|Seen)$/ }) }).getByRole('button', { name: 'notes.txt' }).waitFor();
+    });
+
+    await t.test('the stored conversation holds exactly the attachments sent', async () => {
+      const { status, body } = await api(AGENT.token, 'GET', `/api/chat/conversations/${convID}`);
+      assert.equal(status, 200);
+      const files = body.messages.flatMap((m) => (m.attachments || []).map((a) => a.name));
+      assert.deepEqual(files, ['label.png', 'notes.txt']);
+      await panel.getByRole('button', { name: 'End chat' }).click();
+      await agent.waitFrame('the end', (f) => f.type === 'ended' && f.conversation === convID);
+      assert.equal(await attach.isVisible(), false, 'no attaching once the chat has ended');
+    });
+    // Chromium logs the refused upload's 400 as a failed resource load.
+    assert.deepEqual(c.problems.filter((p) => !/status of 400 .*\/api\/chat\/attachments\)$/.test(p)), [], 'the page logged errors');
+  } finally {
+    await c.context.close();
+    await agent.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

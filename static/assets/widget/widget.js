@@ -22,7 +22,9 @@
 //   - Every message the customer sent until it is acknowledged, by its
 //     client_id. After a reconnect they are sent again with the same
 //     client_id (the server stores each once) and the echo replaces the
-//     optimistic bubble instead of adding one.
+//     optimistic bubble instead of adding one. A message's attachments
+//     are uploaded first (POST /api/chat/attachments) and travel as ids
+//     with it, so a resend carries them too.
 //
 // The socket reconnects with exponential backoff and jitter, at once when
 // the browser comes back online, and a ping every 25 s finds connections
@@ -57,6 +59,8 @@
   const TYPING_EVERY = 2_000;
   const TYPING_SHOWN = 5_000;
   const FAQ_DELAY = 300;
+  const MAX_FILE = 10 << 20;
+  const MAX_FILES = 5;
 
   // --- storage ---
 
@@ -107,6 +111,7 @@
   const ICON_CHAT = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2Zm3 6a1.3 1.3 0 1 0 0 2.6A1.3 1.3 0 0 0 7 10Zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Zm5 0a1.3 1.3 0 1 0 0 2.6 1.3 1.3 0 0 0 0-2.6Z';
   const ICON_CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4 6.4 5Z';
   const ICON_SEND = 'M3 20.5 21 12 3 3.5 3 10l12 2-12 2v6.5Z';
+  const ICON_CLIP = 'M16 6v10.5a4 4 0 0 1-8 0V5.5a2.5 2.5 0 0 1 5 0V16a1 1 0 0 1-2 0V7'; // stroked, in widget.css
 
   function uuid() {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -303,7 +308,14 @@
   const typing = h('div', { class: 'typing', 'aria-hidden': 'true' });
   const message = textarea({ rows: '1', maxlength: '4000', placeholder: 'Type your message…', enterkeyhint: 'send' });
   message.id = 'hd-message';
-  const composer = h('form', { class: 'composer', onsubmit: sendTyped },
+  // Attachments: the button opens the (hidden) file picker; each file
+  // chosen is uploaded at once and waits as a chip until the message goes.
+  const fileInput = h('input', { type: 'file', multiple: true, hidden: true,
+    accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain', onchange: pickFiles });
+  const attach = h('button', { type: 'button', class: 'attach', 'aria-label': 'Attach a file', onclick: () => fileInput.click() }, icon(ICON_CLIP));
+  const chips = h('ul', { class: 'chips', 'aria-label': 'Attachments', hidden: true });
+  const fileErr = h('p', { class: 'form-err', hidden: true, role: 'alert' });
+  const composer = h('form', { class: 'composer', onsubmit: sendTyped }, fileErr, chips, fileInput, attach,
     h('label', { class: 'sr-only', for: 'hd-message', text: 'Message' }), message,
     h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon(ICON_SEND)));
   const endButton = h('button', { type: 'button', class: 'link', text: 'End chat', onclick: endChat });
@@ -386,7 +398,8 @@
       agent: '',
       lastSeq: 0, // highest seq of a message frame shown
       seen: new Set(), // every seq shown
-      mine: new Map(), // client_id → {text, el, meta, acked}, in sending order
+      mine: new Map(), // client_id → {text, files, el, meta, acked}, in sending order
+      files: [], // attachments for the next message: {name, size}, and id once uploaded
       customer: [], // [seq, meta element] of the customer's stored messages
       readSent: 0,
       agentRead: 0,
@@ -404,6 +417,8 @@
     ratingForm.hidden = false;
     ratingForm.reset();
     tButton.hidden = false;
+    renderFiles();
+    showFileErr('');
   }
   resetConv();
 
@@ -722,7 +737,7 @@
       // The conversation on screen ended while we were away; hello
       // opened a new one.
       const wasChatting = mode === 'chat' && !conv.ended;
-      const unsent = [...conv.mine.values()].filter((m) => !m.acked).map((m) => m.text).join('\n\n');
+      const unsent = unsentText();
       resetConv();
       if (wasChatting) {
         persist({ active: false });
@@ -735,6 +750,7 @@
     if (saved.conversation && saved.conversation !== f.conversation) persist({ read: 0 });
     conv.id = f.conversation;
     persist({ conversation: f.conversation });
+    renderFiles(); // attaching needs the conversation's id
     if (f.status === 'waiting' || f.status === 'active') {
       persist({ active: true });
       if (mode !== 'chat') show('chat');
@@ -748,7 +764,7 @@
     for (const slug of openedArticles) send({ type: 'article_opened', slug });
     openedArticles.clear();
     for (const [id, m] of conv.mine) {
-      if (!m.acked && !m.failed) send({ type: 'message', client_id: id, text: m.text });
+      if (!m.acked && !m.failed) send(messageFrame(id, m));
     }
     if (pendingLeave) send(pendingLeave);
     if (pendingClose) {
@@ -881,26 +897,113 @@
     }
   }
 
-  function sendText(text) {
+  function sendText(text, files = []) {
     const id = uuid();
     const b = bubble('customer pending', text);
+    addFiles(b.el, files);
     b.meta.textContent = 'Sending…';
-    conv.mine.set(id, { text, el: b.el, meta: b.meta, acked: false });
-    send({ type: 'message', client_id: id, text });
+    const m = { text, files, el: b.el, meta: b.meta, acked: false };
+    conv.mine.set(id, m);
+    send(messageFrame(id, m));
   }
+
+  // messageFrame is a message of the customer's, as first sent and as
+  // resent after a reconnect: the same client_id, text and attachments.
+  const messageFrame = (id, m) => ({ type: 'message', client_id: id, text: m.text,
+    attachments: m.files.length ? m.files.map((a) => a.id) : undefined });
+
+  // unsentText is what the customer wrote that the server has not stored.
+  const unsentText = () => [...conv.mine.values()].filter((m) => !m.acked && m.text).map((m) => m.text).join('\n\n');
 
   function sendTyped(e) {
     e.preventDefault();
     const text = message.value.trim();
-    if (!text || conv.ended) return;
+    const { files } = conv;
+    if ((!text && !files.length) || conv.ended) return;
     if (text.length > 4000) {
       announce('Messages are limited to 4000 characters.');
       return;
     }
+    if (files.some((a) => !a.id)) {
+      showFileErr('Please wait until your files have uploaded.');
+      return;
+    }
     message.value = '';
     grow();
-    sendText(text);
+    conv.files = [];
+    renderFiles();
+    showFileErr('');
+    sendText(text, files);
     message.focus();
+  }
+
+  // --- attachments ---
+
+  const sizeText = (n) => (n < 1024 ? `${n} B` : n < 1 << 20 ? `${Math.round(n / 1024)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
+
+  function showFileErr(text) {
+    fileErr.textContent = text;
+    fileErr.hidden = !text;
+  }
+
+  // renderFiles shows the attachments waiting to be sent, and enables the
+  // attach button while the conversation takes messages and has room.
+  function renderFiles() {
+    const { files } = conv;
+    attach.disabled = !conv.id || conv.ended || files.length >= MAX_FILES;
+    chips.hidden = !files.length;
+    chips.replaceChildren(...files.map((a) => h('li', { class: a.id ? 'chip' : 'chip busy' },
+      h('span', { class: 'name', text: a.name }), h('span', { class: 'size', text: a.id ? sizeText(a.size) : 'Uploading…' }),
+      h('button', { type: 'button', 'aria-label': `Remove ${a.name}`, onclick: () => removeFile(a) }, icon(ICON_CLOSE)))));
+  }
+
+  function removeFile(a) {
+    conv.files = conv.files.filter((x) => x !== a);
+    renderFiles();
+    message.focus();
+  }
+
+  function pickFiles() {
+    const picked = Array.from(fileInput.files);
+    fileInput.value = ''; // the same file may be picked again
+    showFileErr('');
+    for (const file of picked) {
+      if (conv.files.length >= MAX_FILES) return showFileErr(`You can attach up to ${MAX_FILES} files to a message.`);
+      if (file.size > MAX_FILE) showFileErr(`${file.name} is too large: files are limited to 10 MB.`);
+      else upload(file);
+    }
+  }
+
+  // upload posts a file to the conversation; the answer's id goes with
+  // the next message. A refusal shows the server's reason.
+  async function upload(file) {
+    const c = conv;
+    const a = { name: file.name, size: file.size };
+    c.files.push(a);
+    renderFiles();
+    let problem = 'The file could not be uploaded. Please try again.';
+    try {
+      const body = new FormData();
+      body.append('conversation', String(c.id));
+      body.append('file', file);
+      const res = await fetch(url('api/chat/attachments'), { method: 'POST', body, headers: { 'X-Visitor-Token': saved.visitor || '' }, credentials: 'omit' });
+      const got = await res.json().catch(() => ({}));
+      if (res.ok && got.id) {
+        Object.assign(a, got);
+        problem = '';
+        announce(`${a.name} attached.`);
+      } else if (typeof got.error === 'string') {
+        problem = `${file.name}: ${got.error}`;
+      }
+    } catch {
+      // offline: the message above
+    }
+    if (c !== conv || !c.files.includes(a)) return; // removed, or another conversation
+    if (problem) {
+      c.files = c.files.filter((x) => x !== a);
+      showFileErr(problem);
+    }
+    renderFiles();
   }
 
   let typingSent = 0;
@@ -967,6 +1070,7 @@
     cArticles.hidden = true;
     composer.hidden = true;
     foot.hidden = true;
+    renderFiles();
     ended.hidden = false;
     endedHead.textContent = by === 'customer' ? 'You ended the chat' : by === 'agent' ? `${conv.agent || 'The agent'} ended the chat` : 'This chat has ended';
     setBanner('Chat ended');
@@ -1013,7 +1117,7 @@
   function onClosed(f) {
     if (pendingLeave || conv.status === 'waiting' || conv.status === 'active') return;
     if (mode !== 'chat' && mode !== 'prechat') return;
-    const unsent = [...conv.mine.values()].filter((m) => !m.acked).map((m) => m.text).join('\n\n');
+    const unsent = unsentText();
     persist({ active: false });
     disconnect();
     resetConv();
@@ -1059,7 +1163,7 @@
       if (f.code === 'rate_limited' || f.code === 'internal') {
         // Safe to resend: the client_id makes a second store impossible.
         setTimeout(() => {
-          if (!m.acked) send({ type: 'message', client_id: f.client_id, text: m.text });
+          if (!m.acked) send(messageFrame(f.client_id, m));
         }, 1500);
         return;
       }
@@ -1083,7 +1187,7 @@
     if (f.ref === 'hello') {
       // hello refused (say, a name the server will not take): back to the
       // form with the reason and the question, and no socket.
-      const unsent = [...conv.mine.values()].filter((m) => !m.acked).map((m) => m.text).join('\n\n');
+      const unsent = unsentText();
       disconnect();
       persist({ active: false });
       resetConv();
