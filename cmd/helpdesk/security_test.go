@@ -524,7 +524,9 @@ func (e *secEnv) testCustomerFrames(t *testing.T) {
 	}
 
 	// Customer B: every frame acts on B's own conversation, whatever
-	// conversation it names; agent-only frames are unknown here.
+	// conversation it names, except rating and transcript, which may name
+	// one of the visitor's own earlier chats and are refused (not_found)
+	// for anyone else's; agent-only frames are unknown here.
 	b := e.custB
 	// Customers may send 5 frames a second (bursts of 20): pace the
 	// attempts so that none is merely rate limited.
@@ -552,6 +554,9 @@ func (e *secEnv) testCustomerFrames(t *testing.T) {
 			}
 			if got.Type == "transcript_sent" && got.Email != "bob@customer.example" {
 				t.Errorf("transcript went to %q", got.Email)
+			}
+			if (f["type"] == "rating" || f["type"] == "transcript") && (got.Type != "error" || got.Code != "not_found") {
+				t.Errorf("B's %s naming A's chat: %s, want a not_found error", f["type"], got.raw)
 			}
 		}
 	}
@@ -597,8 +602,8 @@ func (e *secEnv) testCustomerFrames(t *testing.T) {
 		t.Errorf("agents online went from %d to %d after customers sent status frames", online, n)
 	}
 	bc := e.conversation(t, e.convB)
-	if bc.Status != "closed" || bc.Rating != 1 {
-		t.Errorf("B's own conversation: %+v (want closed, rated 1)", bc)
+	if bc.Status != "closed" || bc.Rating != 0 {
+		t.Errorf("B's own conversation: %+v (want closed, not rated: the rating named A's)", bc)
 	}
 }
 
@@ -1508,5 +1513,62 @@ func (e *secEnv) testSecretsNotLogged(t *testing.T) {
 		if strings.Contains(err.Error(), secret) || strings.Contains(stderr.String(), secret) {
 			t.Errorf("%s: the error repeats the secret: %q", tt.flag, err)
 		}
+	}
+}
+
+// The widget on the shop's own site (another origin than the helpdesk)
+// uses its visitor token cross-origin: the preflight is answered, the
+// upload, the history and the download are readable by that site, and by
+// no other.
+func TestWidgetEndpointsFromShopSite(t *testing.T) {
+	const shop, evil = "https://shop.example", "https://evil.example"
+	ts := startServer(t, t.TempDir(), nil, "--allowed-origins", shop)
+	cu := mustDial(t, wsURL(ts.URL, "/ws/chat"), http.Header{"Origin": {shop}})
+	w := cu.hello("", "Sam Shopper", "sam@customer.example", 0)
+	tok := map[string]string{"X-Visitor-Token": w.Visitor}
+	from := func(origin string, h map[string]string) map[string]string {
+		out := map[string]string{"Origin": origin}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
+	acao := func(h http.Header) string { return h.Get("Access-Control-Allow-Origin") }
+
+	st, h, _ := secHTTP(t, "OPTIONS", ts.URL+"/api/chat/attachments",
+		map[string]string{"Origin": shop, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-visitor-token"}, nil)
+	if st != http.StatusNoContent || acao(h) != shop || !strings.EqualFold(h.Get("Access-Control-Allow-Headers"), "X-Visitor-Token") {
+		t.Fatalf("preflight: %d %v", st, h)
+	}
+	if h.Get("Access-Control-Allow-Credentials") != "" {
+		t.Error("preflight allows credentials")
+	}
+	if st, h, _ := secHTTP(t, "OPTIONS", ts.URL+"/api/chat/attachments", map[string]string{"Origin": evil, "Access-Control-Request-Method": "POST"}, nil); acao(h) != "" {
+		t.Errorf("preflight from another site: %d, Access-Control-Allow-Origin %q", st, acao(h))
+	}
+
+	st, b := uploadChat(t, ts.URL, from(shop, tok), w.Conversation, "label.png", tinyPNG)
+	if st != http.StatusCreated {
+		t.Fatalf("upload from the shop's site: %d %s", st, b)
+	}
+	var att struct {
+		ID  int64  `json:"id"`
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(b, &att); err != nil || att.ID == 0 {
+		t.Fatalf("upload answer %s: %v", b, err)
+	}
+	st, h, _ = secHTTP(t, "GET", ts.URL+"/api/chat/history", from(shop, tok), nil)
+	if st != 200 || acao(h) != shop {
+		t.Errorf("history from the shop's site: %d, Access-Control-Allow-Origin %q", st, acao(h))
+	}
+	st, h, body := secHTTP(t, "GET", fmt.Sprintf("%s/api/chat/attachments/%d", ts.URL, att.ID), from(shop, tok), nil)
+	if st != 200 || acao(h) != shop || h.Get("Access-Control-Expose-Headers") != "Content-Disposition" || !bytes.Equal(body, tinyPNG) {
+		t.Errorf("download from the shop's site: %d %v", st, h)
+	}
+	// Another site with a stolen token is still served (the token is the
+	// secret), but its page may not read the answer.
+	if st, h, _ := secHTTP(t, "GET", ts.URL+"/api/chat/history", from(evil, tok), nil); acao(h) != "" {
+		t.Errorf("history for another site: %d, Access-Control-Allow-Origin %q", st, acao(h))
 	}
 }

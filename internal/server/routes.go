@@ -30,10 +30,12 @@ func (s *Server) routes() {
 	app.Get("/metrics", s.metricsHandler())
 
 	// The chat widget reads these two from the shop's pages, so allowed
-	// site origins get CORS on them.
+	// site origins get CORS on them; visitorCORS also lets them send the
+	// visitor token to the chat endpoints that take it.
 	widgetCORS := func(c *fiber.Ctx) error { return c.Next() }
+	visitorCORS := widgetCORS
 	if h := s.deps.Widget; h != nil {
-		widgetCORS = h.CORS
+		widgetCORS, visitorCORS = h.CORS, h.VisitorCORS
 	}
 
 	api := app.Group("/api")
@@ -105,11 +107,15 @@ func (s *Server) routes() {
 		// before the upgrade. Both check the Origin before upgrading.
 		app.Get("/ws/chat", h.CustomerUpgrade, h.CustomerSocket)
 		app.Get("/ws/agent", agentOnly, h.AgentUpgrade, h.AgentSocket)
-		api.Get("/chat/history", h.History) // X-Visitor-Token: only that visitor's conversations
+		api.Get("/chat/history", visitorCORS, h.History) // X-Visitor-Token: only that visitor's conversations
 		api.Get("/chat/conversations", agentOnly, h.Conversations)
 		api.Get("/chat/conversations/:id", agentOnly, h.Conversation)
-		api.Post("/chat/attachments", h.RequireVisitorOrAgent, h.Upload)
-		api.Get("/chat/attachments/:id", h.RequireVisitorOrAgent, h.Attachment)
+		api.Post("/chat/attachments", visitorCORS, h.RequireVisitorOrAgent, h.Upload)
+		api.Get("/chat/attachments/:id", visitorCORS, h.RequireVisitorOrAgent, h.Attachment)
+		// Preflights of the shop's pages for the three above.
+		api.Options("/chat/history", visitorCORS)
+		api.Options("/chat/attachments", visitorCORS)
+		api.Options("/chat/attachments/:id", visitorCORS)
 	}
 
 	// Anything else under /api is a JSON 404, not a help-center page.

@@ -240,6 +240,33 @@ func (h *Handlers) CORS(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// VisitorCORS is CORS for the endpoints the widget calls with its visitor
+// token in the X-Visitor-Token header (chat history, attachment upload and
+// download): an allowed site origin may send that header (the preflight is
+// answered here) and read the answer, including the attachment's
+// Content-Disposition. Credentials are never allowed, so no cookie (an
+// agent's session) is ever used from the shop's pages; the token alone
+// reaches only its own conversations.
+func (h *Handlers) VisitorCORS(c *fiber.Ctx) error {
+	c.Vary(fiber.HeaderOrigin)
+	o := c.Get(fiber.HeaderOrigin)
+	_, allowed := h.origins[strings.ToLower(o)]
+	allowed = allowed && o != ""
+	if allowed {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, o)
+		c.Set(fiber.HeaderAccessControlExposeHeaders, fiber.HeaderContentDisposition)
+	}
+	if c.Method() != fiber.MethodOptions {
+		return c.Next()
+	}
+	if allowed {
+		c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST")
+		c.Set(fiber.HeaderAccessControlAllowHeaders, "X-Visitor-Token")
+		c.Set(fiber.HeaderAccessControlMaxAge, "600")
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
 // originOf returns the lowercased scheme://host[:port] of a URL or origin.
 func originOf(raw string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(raw))

@@ -30,6 +30,8 @@ func newTestApp(t *testing.T) (*fiber.App, *Handlers) {
 	app.Get("/widget.js", h.Script)
 	app.Get("/demo", h.Demo)
 	app.Get("/api/status", h.CORS, func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"open": true}) })
+	app.Options("/api/chat/attachments", h.VisitorCORS)
+	app.Post("/api/chat/attachments", h.VisitorCORS, func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusCreated) })
 	assets, err := static.NewServer(static.Assets())
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +231,60 @@ func TestCORS(t *testing.T) {
 			}
 			if !strings.Contains(res.Header.Get("Vary"), "Origin") {
 				t.Errorf("Vary = %q, want Origin", res.Header.Get("Vary"))
+			}
+		})
+	}
+}
+
+// The chat endpoints that take a visitor token: allowed sites may send it
+// (preflight) and read the answer; nobody gets credentials.
+func TestVisitorCORS(t *testing.T) {
+	app, _ := newTestApp(t)
+	tests := []struct {
+		name, origin string
+		allowed      bool
+	}{
+		{name: "allowed site", origin: "https://shop.example", allowed: true},
+		{name: "the helpdesk itself", origin: "https://help.shop.example", allowed: true},
+		{name: "another site", origin: "https://evil.example"},
+		{name: "no origin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var origin []string
+			if tt.origin != "" {
+				origin = []string{"Origin", tt.origin}
+			}
+			pre, _ := get(t, app, http.MethodOptions, "/api/chat/attachments",
+				append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "x-visitor-token")...)
+			if pre.StatusCode != http.StatusNoContent {
+				t.Fatalf("preflight status %d", pre.StatusCode)
+			}
+			post, _ := get(t, app, http.MethodPost, "/api/chat/attachments", origin...)
+			if post.StatusCode != http.StatusCreated {
+				t.Fatalf("the handler did not run: status %d", post.StatusCode)
+			}
+			wantOrigin := ""
+			if tt.allowed {
+				wantOrigin = tt.origin
+			}
+			for _, res := range []*http.Response{pre, post} {
+				if got := res.Header.Get("Access-Control-Allow-Origin"); got != wantOrigin {
+					t.Errorf("%s: Access-Control-Allow-Origin = %q, want %q", res.Request.Method, got, wantOrigin)
+				}
+				if res.Header.Get("Access-Control-Allow-Credentials") != "" {
+					t.Errorf("%s: credentials must never be allowed", res.Request.Method)
+				}
+				if !strings.Contains(res.Header.Get("Vary"), "Origin") {
+					t.Errorf("%s: Vary = %q, want Origin", res.Request.Method, res.Header.Get("Vary"))
+				}
+			}
+			allowHeaders := pre.Header.Get("Access-Control-Allow-Headers")
+			if tt.allowed != strings.EqualFold(allowHeaders, "X-Visitor-Token") {
+				t.Errorf("Access-Control-Allow-Headers = %q", allowHeaders)
+			}
+			if tt.allowed && post.Header.Get("Access-Control-Expose-Headers") != "Content-Disposition" {
+				t.Errorf("Access-Control-Expose-Headers = %q", post.Header.Get("Access-Control-Expose-Headers"))
 			}
 		})
 	}
