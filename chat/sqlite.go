@@ -42,6 +42,12 @@ type SQLiteStore struct {
 
 	stmtMu sync.Mutex
 	stmts  *appendStmts // prepared on first use
+
+	// Group commit of Append (see there): messages waiting for a batch,
+	// and whether a goroutine is committing them.
+	gmu        sync.Mutex
+	pending    []*appendReq
+	committing bool
 }
 
 // NewSQLiteStore returns a Store backed by db, which must have been
@@ -334,88 +340,194 @@ func systemMessage(ctx context.Context, tx *sql.Tx, conv int64, text string, now
 	return insertMessage(ctx, tx, Message{ConversationID: conv, From: FromSystem, Author: "", Text: text}, string(FromSystem), now)
 }
 
-// Append implements Store. It is the hot path (one call per chat message),
-// so its statements are prepared once on the write connection and the
-// transaction runs three of them: the duplicate check, the seq bump (which
-// also reads the conversation's state) and the insert.
+// Append implements Store. It is the hot path (one call per chat
+// message), so concurrent calls are committed together (group commit):
+// each call queues its message; a call that finds no batch running
+// commits everything queued in one transaction itself, and if more queued
+// meanwhile, leaves them to a goroutine that commits batch after batch
+// until the queue is empty. A message waits for at most the batch before
+// it; under load a commit carries many messages, which is what lets one
+// SQLite writer keep up, and without load there is no hand-off at all. Within a batch each message is checked by reads before anything is
+// written, so a refused message (closed, not assigned, ...) leaves no
+// trace and does not affect the others; a failure while writing fails
+// the whole batch, and nobody is acked (clients resend with their
+// client_id). The statements are prepared once on the write connection.
 func (s *SQLiteStore) Append(ctx context.Context, in NewMessage, now time.Time) (AppendResult, error) {
-	st, err := s.appendStatements(ctx)
-	if err != nil {
-		return AppendResult{}, storeErr("prepare append", err)
+	req := &appendReq{in: in, now: now, done: make(chan appendOutcome, 1)}
+	s.gmu.Lock()
+	s.pending = append(s.pending, req)
+	lead := !s.committing
+	s.committing = true
+	s.gmu.Unlock()
+	if lead {
+		// The queue was empty: the first batch holds this message.
+		if s.commitNext() {
+			go s.commitLoop()
+		}
 	}
+	select {
+	case out := <-req.done:
+		return out.res, out.err
+	case <-ctx.Done():
+		// The message may still be stored: a resend with its client_id
+		// finds it.
+		return AppendResult{}, ctx.Err()
+	}
+}
+
+// appendReq is one Append waiting for its batch.
+type appendReq struct {
+	in   NewMessage
+	now  time.Time
+	done chan appendOutcome // capacity 1
+}
+
+type appendOutcome struct {
+	res AppendResult
+	err error
+}
+
+// maxAppendBatch bounds one transaction, so that a burst is committed (and
+// acked) in slices rather than all at the end.
+const maxAppendBatch = 128
+
+// commitLoop stores queued messages batch by batch until none is left.
+func (s *SQLiteStore) commitLoop() {
+	for s.commitNext() {
+	}
+}
+
+// commitNext commits the next batch and reports whether more is queued.
+// When nothing is, it gives up the committer's role (in the same critical
+// section, so the next Append takes it).
+func (s *SQLiteStore) commitNext() bool {
+	s.gmu.Lock()
+	n := min(len(s.pending), maxAppendBatch)
+	batch := s.pending[:n:n]
+	s.pending = s.pending[n:]
+	s.gmu.Unlock()
+	if n > 0 {
+		s.commitBatch(batch)
+	}
+	s.gmu.Lock()
+	defer s.gmu.Unlock()
+	if len(s.pending) == 0 {
+		s.committing = false
+		s.pending = nil
+		return false
+	}
+	return true
+}
+
+// commitBatch stores a batch in one transaction and answers every request.
+func (s *SQLiteStore) commitBatch(batch []*appendReq) {
+	// Not any caller's context: one caller giving up must not fail the
+	// others' messages.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := make([]appendOutcome, len(batch))
+	st, err := s.appendStatements(ctx)
+	if err == nil {
+		err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+			for i, r := range batch {
+				res, err := appendTx(ctx, tx, st, r.in, r.now)
+				var refused *apperr.Error
+				if err != nil && !errors.As(err, &refused) {
+					return err // a write failed: the whole batch fails
+				}
+				out[i] = appendOutcome{res: res, err: err}
+			}
+			return nil
+		})
+	}
+	for i, r := range batch {
+		if err != nil {
+			out[i] = appendOutcome{err: storeErr("append message", err)}
+		}
+		r.done <- out[i]
+	}
+}
+
+// appendTx stores one message inside tx. A message that cannot be stored
+// (an *apperr.Error: closed, not assigned, unavailable, not found, a bad
+// attachment) is refused before anything is written; any other error
+// comes from a write and leaves the transaction unusable.
+func appendTx(ctx context.Context, tx *sql.Tx, st *appendStmts, in NewMessage, now time.Time) (AppendResult, error) {
 	var res AppendResult
 	sender := senderKey(in.From, in.AgentID)
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if in.ClientID != "" {
-			m, err := scanMessage(tx.StmtContext(ctx, st.dup).QueryRowContext(ctx, in.ConversationID, sender, in.ClientID))
-			if err == nil {
-				res = AppendResult{Message: m, Duplicate: true}
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+	if in.ClientID != "" {
+		m, err := scanMessage(tx.StmtContext(ctx, st.dup).QueryRowContext(ctx, in.ConversationID, sender, in.ClientID))
+		if err == nil {
+			return AppendResult{Message: m, Duplicate: true}, nil
 		}
-		// Taking the seq first also reads the state to check; when the
-		// check fails the transaction rolls back and the seq is not used.
-		m := Message{ConversationID: in.ConversationID, From: in.From, AgentID: in.AgentID,
-			Author: in.Author, ClientID: in.ClientID, Text: in.Text, At: now.UTC()}
-		var status Status
-		var agentID int64
-		err := tx.StmtContext(ctx, st.bump).QueryRowContext(ctx, fmtTime(now), in.ConversationID).Scan(&m.Seq, &status, &agentID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
+		if !errors.Is(err, sql.ErrNoRows) {
+			return res, fmt.Errorf("duplicate check: %w", err)
 		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case status == StatusClosed:
-			return ErrClosed
-		case in.From == FromAgent && (status != StatusActive || agentID != in.AgentID):
-			return ErrNotAssigned
-		case in.From == FromCustomer && status == StatusOpen:
-			if !in.EnterQueue {
-				return ErrUnavailable
-			}
-			if _, err := tx.StmtContext(ctx, st.queue).ExecContext(ctx, fmtTime(now), in.ConversationID); err != nil {
-				return err
-			}
-			res.Queued = true
-		}
-		if len(in.Attachments) > 0 {
-			if m.Attachments, err = attachmentRefs(ctx, tx, in.ConversationID, in.Attachments); err != nil {
-				return err
-			}
-		}
-		atts, err := attachmentsJSON(m.Attachments)
-		if err != nil {
-			return err
-		}
-		var clientID any
-		if m.ClientID != "" {
-			clientID = m.ClientID
-		}
-		var agent any
-		if m.AgentID != 0 {
-			agent = m.AgentID
-		}
-		if _, err := tx.StmtContext(ctx, st.insert).ExecContext(ctx,
-			m.ConversationID, m.Seq, sender, string(m.From), agent, m.Author, clientID, m.Text, atts, fmtTime(now)); err != nil {
-			return fmt.Errorf("insert message: %w", err)
-		}
-		res.Message = m
-		return nil
-	})
-	if err != nil {
-		return AppendResult{}, storeErr("append message", err)
 	}
+	var status Status
+	var agentID int64
+	err := tx.StmtContext(ctx, st.state).QueryRowContext(ctx, in.ConversationID).Scan(&status, &agentID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return res, ErrNotFound
+	}
+	if err != nil {
+		return res, fmt.Errorf("read conversation: %w", err)
+	}
+	queue := false
+	switch {
+	case status == StatusClosed:
+		return res, ErrClosed
+	case in.From == FromAgent && (status != StatusActive || agentID != in.AgentID):
+		return res, ErrNotAssigned
+	case in.From == FromCustomer && status == StatusOpen:
+		if !in.EnterQueue {
+			return res, ErrUnavailable
+		}
+		queue = true
+	}
+	m := Message{ConversationID: in.ConversationID, From: in.From, AgentID: in.AgentID,
+		Author: in.Author, ClientID: in.ClientID, Text: in.Text, At: now.UTC()}
+	if len(in.Attachments) > 0 {
+		if m.Attachments, err = attachmentRefs(ctx, tx, in.ConversationID, in.Attachments); err != nil {
+			var refused *apperr.Error
+			if errors.As(err, &refused) {
+				return res, err
+			}
+			return res, fmt.Errorf("read attachments: %w", err)
+		}
+	}
+	atts, err := attachmentsJSON(m.Attachments)
+	if err != nil {
+		return res, err
+	}
+	// The checks passed: from here on every statement writes.
+	if err := tx.StmtContext(ctx, st.bump).QueryRowContext(ctx, fmtTime(now), in.ConversationID).Scan(&m.Seq); err != nil {
+		return res, fmt.Errorf("next seq: %w", err)
+	}
+	if queue {
+		if _, err := tx.StmtContext(ctx, st.queue).ExecContext(ctx, fmtTime(now), in.ConversationID); err != nil {
+			return res, fmt.Errorf("enter queue: %w", err)
+		}
+		res.Queued = true
+	}
+	var clientID, agent any
+	if m.ClientID != "" {
+		clientID = m.ClientID
+	}
+	if m.AgentID != 0 {
+		agent = m.AgentID
+	}
+	if _, err := tx.StmtContext(ctx, st.insert).ExecContext(ctx,
+		m.ConversationID, m.Seq, sender, string(m.From), agent, m.Author, clientID, m.Text, atts, fmtTime(now)); err != nil {
+		return res, fmt.Errorf("insert message: %w", err)
+	}
+	res.Message = m
 	return res, nil
 }
 
 // appendStmts are Append's statements, prepared on the write connection.
 type appendStmts struct {
-	dup, bump, queue, insert *sql.Stmt
+	dup, state, bump, queue, insert *sql.Stmt
 }
 
 const insertMessageSQL = `INSERT INTO chat_messages
@@ -438,12 +550,12 @@ func (s *SQLiteStore) appendStatements(ctx context.Context) (*appendStmts, error
 		}
 	}
 	prepare(&st.dup, `SELECT `+msgCols+` FROM chat_messages m WHERE m.conversation_id = ? AND m.sender = ? AND m.client_id = ?`)
-	prepare(&st.bump, `UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
-		RETURNING last_seq, status, COALESCE(agent_id, 0)`)
+	prepare(&st.state, `SELECT status, COALESCE(agent_id, 0) FROM chat_conversations WHERE id = ?`)
+	prepare(&st.bump, `UPDATE chat_conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`)
 	prepare(&st.queue, `UPDATE chat_conversations SET status = 'waiting', queued_at = ?1, customer_seen_at = ?1 WHERE id = ?2`)
 	prepare(&st.insert, insertMessageSQL)
 	if err != nil {
-		for _, p := range []*sql.Stmt{st.dup, st.bump, st.queue, st.insert} {
+		for _, p := range []*sql.Stmt{st.dup, st.state, st.bump, st.queue, st.insert} {
 			if p != nil {
 				p.Close()
 			}

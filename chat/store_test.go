@@ -482,3 +482,95 @@ func TestReclaim(t *testing.T) {
 		t.Errorf("requeued chat lost its place: queued %s, after %s", queuedAt1, queuedAt3)
 	}
 }
+
+// Concurrent appends are committed in shared transactions: seqs stay
+// gapless and unique per conversation, a resent client id is stored once,
+// and a refused message (closed chat, agent not assigned) in the same
+// batch as good ones leaves no trace and does not fail them.
+func TestAppendGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	st := NewSQLiteStore(db)
+	ann := addAgent(t, db, "Ann")
+	open, closed := newConv(t, st, "Pat", ""), newConv(t, st, "Sam", "")
+	if _, err := st.Append(ctx, NewMessage{ConversationID: closed.ID, From: FromCustomer, ClientID: "0", Text: "hi", EnterQueue: true}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Close(ctx, closed.ID, FromCustomer, AgentRef{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	closedSeq := func() int64 {
+		cv, err := st.Conversation(ctx, closed.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cv.LastSeq
+	}
+	before := closedSeq()
+
+	const workers, each = 40, 25
+	type result struct {
+		clientID string
+		seq      int64
+		dup      bool
+		err      error
+	}
+	results := make(chan result, workers*each*3)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				// Every message twice (a resend), plus two that must be refused.
+				for range 2 {
+					r, err := st.Append(ctx, NewMessage{ConversationID: open.ID, From: FromCustomer, ClientID: id, Text: id, EnterQueue: true}, time.Now())
+					results <- result{clientID: id, seq: r.Message.Seq, dup: r.Duplicate, err: err}
+				}
+				if _, err := st.Append(ctx, NewMessage{ConversationID: closed.ID, From: FromCustomer, ClientID: id, Text: "late"}, time.Now()); !errors.Is(err, ErrClosed) {
+					t.Errorf("message to a closed chat: %v", err)
+				}
+				if _, err := st.Append(ctx, NewMessage{ConversationID: open.ID, From: FromAgent, AgentID: ann.ID, Author: "Ann", ClientID: id, Text: "not mine"}, time.Now()); !errors.Is(err, ErrNotAssigned) {
+					t.Errorf("agent message to an unassigned chat: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	seqOf := map[string]int64{}
+	for r := range results {
+		if r.err != nil {
+			t.Fatalf("%s: %v", r.clientID, r.err)
+		}
+		if prev, ok := seqOf[r.clientID]; ok {
+			if prev != r.seq || !r.dup {
+				// The second answer must be the first's seq, marked duplicate.
+				t.Errorf("%s: seq %d then %d (duplicate %v)", r.clientID, prev, r.seq, r.dup)
+			}
+			continue
+		}
+		seqOf[r.clientID] = r.seq
+	}
+	msgs, err := st.Messages(ctx, open.ID, 0, 10*workers*each)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != workers*each {
+		t.Fatalf("%d messages stored, want %d", len(msgs), workers*each)
+	}
+	for i, m := range msgs {
+		if m.Seq != int64(i+1) {
+			t.Fatalf("message %d has seq %d: seqs are not gapless", i, m.Seq)
+		}
+		if seqOf[m.ClientID] != m.Seq {
+			t.Errorf("%s stored as seq %d, acked as %d", m.ClientID, m.Seq, seqOf[m.ClientID])
+		}
+	}
+	if got := closedSeq(); got != before {
+		t.Errorf("the closed chat's last seq moved from %d to %d", before, got)
+	}
+	cv, err := st.Conversation(ctx, open.ID)
+	if err != nil || cv.Status != StatusWaiting || cv.LastSeq != int64(workers*each) {
+		t.Errorf("conversation after the burst: %+v, %v", cv, err)
+	}
+}
