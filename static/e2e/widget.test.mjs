@@ -67,7 +67,7 @@ after(async () => {
  * customerPage opens /demo in a fresh context. Its chat sockets go through
  * a route the test controls: net.drop() cuts the current one, and while
  * net.down is set new ones are refused, as on a dead network. net.hellos
- * collects every hello the widget sent.
+ * collects every hello the widget sent, net.sent every frame.
  */
 async function customerPage(viewport = { width: 1280, height: 800 }) {
   // Reduced motion: the panel's opening animation would move it under
@@ -86,7 +86,7 @@ async function customerPage(viewport = { width: 1280, height: 800 }) {
   });
   context.on('weberror', (err) => problems.push(`web error: ${err.error().message}`));
 
-  const net = { down: false, sockets: [], hellos: [] };
+  const net = { down: false, sockets: [], hellos: [], sent: [] };
   await page.routeWebSocket(/\/ws\/chat$/, (ws) => {
     if (net.down) {
       ws.close({ code: 4000, reason: 'network down (test)' });
@@ -96,6 +96,7 @@ async function customerPage(viewport = { width: 1280, height: 800 }) {
     ws.onMessage((m) => {
       try {
         const f = JSON.parse(m);
+        net.sent.push(f);
         if (f.type === 'hello') net.hellos.push(f);
       } catch {
         // not JSON: forwarded as it is
@@ -398,6 +399,9 @@ test('a customer chats with an agent through the widget on the demo shop', async
       await panel.getByText('Thanks for rating this chat!').waitFor();
       await panel.getByRole('button', { name: 'Email transcript' }).click();
       await panel.getByText(`We’ve emailed the transcript to ${customer.email}.`).waitFor();
+      // Both name the ended conversation rather than relying on the socket's.
+      assert.deepEqual(net.sent.filter((f) => f.type === 'rating' || f.type === 'transcript').map((f) => [f.type, f.conversation]),
+        [['rating', convID], ['transcript', convID]]);
       await shot(page, '12-rated');
     });
 
@@ -563,6 +567,123 @@ test('the customer attaches files: uploaded, shown as chips, sent with the messa
     await c.context.close();
     await agent.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a chat that ended before a reload is offered for rating, once', async (t) => {
+  const name = `Rhea Reload ${RUN}`;
+  const agent = await agentSocket();
+  const c = await customerPage();
+  const { page, net, widget } = c;
+  const panel = widget.getByRole('dialog');
+  const launcher = widget.getByRole('button', { name: /^(Chat with us|Close chat)$/ });
+  const card = panel.getByRole('region', { name: 'How was your chat with us?' });
+  const key = `helpdesk-chat:${new URL(BASE).origin}`;
+  const stored = () => page.evaluate((k) => JSON.parse(localStorage.getItem(k)), key);
+  // reopen reloads the page and opens the panel once the widget has
+  // looked at the visitor's history (so an offer would be there).
+  const reopen = async () => {
+    await page.reload();
+    const history = page.waitForResponse((r) => r.url().endsWith('/api/chat/history'));
+    await launcher.click();
+    assert.equal((await history).status(), 200);
+    await panel.getByRole('form', { name: 'Start a chat' }).waitFor();
+  };
+  // chatEndedByAgent has the customer chat with the agent, who accepts,
+  // answers and ends the chat; it returns the conversation's id.
+  const chatEndedByAgent = async (question) => {
+    await panel.getByRole('textbox', { name: 'How can we help?' }).fill(question);
+    await panel.getByRole('button', { name: 'Start chat' }).click();
+    const offer = await agent.waitFrame('the offer', (f) => f.type === 'offer' && f.customer?.name === name && f.preview === question, 40_000);
+    await agent.send({ type: 'accept', conversation: offer.conversation });
+    await panel.getByRole('status').filter({ hasText: `You’re chatting with ${AGENT.name}` }).waitFor();
+    await agent.send({ type: 'message', conversation: offer.conversation, client_id: `r-${offer.conversation}-${RUN}`, text: 'That is sorted now. Anything else?' });
+    await panel.locator('.msg.agent').filter({ hasText: 'That is sorted now.' }).waitFor();
+    await agent.send({ type: 'close', conversation: offer.conversation });
+    await panel.getByRole('heading', { name: `${AGENT.name} ended the chat` }).waitFor();
+    return offer.conversation;
+  };
+  let convID = 0;
+  try {
+    await t.test('the agent ends the chat and the customer reloads without rating it', async () => {
+      await page.goto(`${BASE}/demo`);
+      await launcher.click();
+      await panel.getByText('We’re online').waitFor();
+      await panel.getByRole('textbox', { name: 'Your name' }).fill(name);
+      await panel.getByRole('textbox', { name: 'Email' }).fill(`rhea.${RUN}@customer.example`);
+      convID = await chatEndedByAgent('Where is my toner order?');
+      await shot(page, '22-ended-by-agent');
+      await reopen();
+    });
+
+    await t.test('reopened, the panel offers to rate the ended chat above the pre-chat form', async () => {
+      await card.waitFor();
+      await card.getByText(`Your chat with ${AGENT.name} has ended. Tell us how it went.`).waitFor();
+      assert.equal(await panel.getByRole('form', { name: 'Start a chat' }).isVisible(), true, 'a new chat can still start');
+      assert.equal(await shadowFocus(page), 'textarea.#hd-question', 'the offer does not take the focus');
+      await shot(page, '23-rating-offered');
+    });
+
+    await t.test('rating it stores the rating on the ended chat and thanks the customer', async () => {
+      const sentBefore = net.sent.length;
+      await card.getByRole('button', { name: 'Send rating' }).click();
+      await card.getByText('Please choose a score from 1 to 5.').waitFor();
+      await card.getByLabel('4 out of 5').check();
+      await card.getByRole('textbox', { name: 'Anything to add?' }).fill('Sorted after the reload.');
+      await card.getByRole('button', { name: 'Send rating' }).click();
+      await card.getByText('Thanks for rating this chat!').waitFor();
+      assert.equal(await shadowFocus(page), 'p.done', 'focus moves to the thanks');
+      const rating = net.sent.slice(sentBefore).find((f) => f.type === 'rating');
+      assert.deepEqual(rating, { type: 'rating', conversation: convID, score: 4, comment: 'Sorted after the reload.' });
+      const hello = net.sent.slice(sentBefore).find((f) => f.type === 'hello');
+      assert.ok(hello, 'the rating went on a socket opened for it');
+      await shot(page, '24-rated-after-reload');
+      const { status, body } = await api(AGENT.token, 'GET', `/api/chat/conversations/${convID}`);
+      assert.equal(status, 200);
+      assert.equal(body.rating, 4);
+      assert.equal(body.rating_comment, 'Sorted after the reload.');
+      assert.equal(body.closed_by, 'agent');
+      assert.deepEqual((await stored()).asked, [convID], 'the rated chat is remembered');
+    });
+
+    await t.test('after another reload the rated chat is not offered again', async () => {
+      await reopen();
+      await page.waitForTimeout(300); // the card would show right after the history
+      assert.equal(await card.count(), 0);
+    });
+
+    await t.test('no offer while a new chat is under way', async () => {
+      await panel.getByRole('textbox', { name: 'How can we help?' }).fill('One more question about ink');
+      await panel.getByRole('button', { name: 'Start chat' }).click();
+      await agent.waitFrame('the offer', (f) => f.type === 'offer' && f.customer?.name === name && f.preview === 'One more question about ink', 40_000);
+      await page.reload();
+      await launcher.click();
+      await panel.locator('.msg.customer').filter({ hasText: 'One more question about ink' }).waitFor();
+      assert.equal(await card.count(), 0);
+    });
+
+    await t.test('a dismissed offer is not made again', async () => {
+      const offer = (await agent.frames()).find((f) => f.type === 'offer' && f.preview === 'One more question about ink');
+      await agent.send({ type: 'accept', conversation: offer.conversation });
+      await panel.getByRole('status').filter({ hasText: `You’re chatting with ${AGENT.name}` }).waitFor();
+      await agent.send({ type: 'close', conversation: offer.conversation });
+      await panel.getByRole('heading', { name: `${AGENT.name} ended the chat` }).waitFor();
+      await reopen();
+      await card.waitFor();
+      await card.getByRole('button', { name: 'Dismiss' }).click();
+      await card.waitFor({ state: 'detached' });
+      assert.equal(await shadowFocus(page), 'textarea.#hd-question', 'focus goes to the form');
+      assert.deepEqual((await stored()).asked, [convID, offer.conversation]);
+      await reopen();
+      await page.waitForTimeout(300);
+      assert.equal(await card.count(), 0);
+      const { body } = await api(AGENT.token, 'GET', `/api/chat/conversations/${offer.conversation}`);
+      assert.equal(body.rating, undefined, 'dismissing rates nothing');
+    });
+    assert.deepEqual(c.problems, [], 'the page logged errors');
+  } finally {
+    await c.context.close();
+    await agent.close();
   }
 });
 

@@ -14,7 +14,10 @@
 //   - The visitor token, the conversation id, whether a chat is under way,
 //     the customer's name and email and the last seq they read, in
 //     localStorage under a key named for the helpdesk's origin (a shop may
-//     embed two helpdesks). A reload resumes the chat.
+//     embed two helpdesks). A reload resumes the chat. The same entry
+//     keeps the ids of ended chats the panel offered to rate after a
+//     reload (from GET /api/chat/history) that were rated or dismissed, so
+//     none is offered twice.
 //   - lastSeq, the highest seq of a message frame shown. It is what hello
 //     sends as after_seq when the socket comes back, and every seq shown is
 //     remembered, so a message is never shown twice. Acks do not move
@@ -321,20 +324,63 @@
   const endButton = h('button', { type: 'button', class: 'link', text: 'End chat', onclick: endChat });
   const foot = h('div', { class: 'chat-foot' }, h('span', { text: 'Enter to send · Shift+Enter for a new line' }), endButton);
 
-  const rError = h('p', { class: 'form-err', hidden: true, role: 'alert' });
-  const rDone = h('p', { class: 'done', hidden: true, role: 'status', tabindex: '-1' });
-  const rComment = textarea({ rows: '2', maxlength: '2000' });
-  const stars = h('fieldset', { class: 'stars' }, h('legend', { text: 'How did we do? (1 = poor, 5 = great)' }),
-    [1, 2, 3, 4, 5].map((n) => h('label', {}, h('input', { type: 'radio', name: 'score', value: String(n), 'aria-label': `${n} out of 5` }), String(n))));
-  const ratingForm = h('form', { novalidate: true, onsubmit: sendRating },
-    stars, field('hd-comment', 'Anything to add?', rComment, true), rError,
-    h('button', { type: 'submit', class: 'btn primary', text: 'Send rating' }));
+  // rater builds a rating form: a score from 1 to 5 and a comment, given
+  // to rate(score, comment) to send. The ended chat has one, and so has
+  // the card that offers to rate a chat that ended before a reload.
+  function rater(id, rate) {
+    const err = h('p', { class: 'form-err', hidden: true, role: 'alert' });
+    const done = h('p', { class: 'done', hidden: true, role: 'status', tabindex: '-1' });
+    const comment = textarea({ rows: '2', maxlength: '2000' });
+    const stars = h('fieldset', { class: 'stars' }, h('legend', { text: 'How did we do? (1 = poor, 5 = great)' }),
+      [1, 2, 3, 4, 5].map((n) => h('label', {}, h('input', { type: 'radio', name: 'score', value: String(n), 'aria-label': `${n} out of 5` }), String(n))));
+    const submit = h('button', { type: 'submit', class: 'btn primary', text: 'Send rating' });
+    const form = h('form', { novalidate: true, onsubmit: (e) => {
+      e.preventDefault();
+      const score = Number(form.querySelector('input[name="score"]:checked')?.value || 0);
+      r.error(score ? '' : 'Please choose a score from 1 to 5.');
+      if (score) rate(score, comment.value.trim());
+      else stars.querySelector('input').focus();
+    } }, stars, field(id, 'Anything to add?', comment, true), err, submit);
+    const r = {
+      form, done, submit,
+      error(text) {
+        err.textContent = text;
+        err.hidden = !text;
+      },
+      thanks() {
+        form.hidden = true;
+        done.textContent = 'Thanks for rating this chat!';
+        done.hidden = false;
+        done.focus();
+      },
+      reset() {
+        form.reset();
+        form.hidden = submit.disabled = false;
+        done.hidden = err.hidden = true;
+      },
+    };
+    return r;
+  }
+  // The ended chat's rating names its conversation: the socket's may be
+  // another by the time it is sent.
+  const rating = rater('hd-comment', (score, comment) => {
+    if (!send({ type: 'rating', conversation: conv.id, score, comment })) rating.error('The connection was lost, so the rating could not be sent.');
+  });
   const tButton = h('button', { type: 'button', class: 'btn quiet', text: 'Email transcript', onclick: sendTranscript });
   const tDone = h('p', { class: 'done', hidden: true, role: 'status' });
   const endedHead = h('h3', { tabindex: '-1', text: 'This chat has ended' });
-  const ended = h('div', { class: 'ended', hidden: true }, endedHead, ratingForm, rDone, tDone,
+  const ended = h('div', { class: 'ended', hidden: true }, endedHead, rating.form, rating.done, tDone,
     h('div', { class: 'row' }, tButton, h('button', { type: 'button', class: 'btn quiet', text: 'New chat', onclick: newChat })));
   const chat = h('div', { class: 'view' }, conn, banner, logScroll, typing, composer, foot, ended);
+
+  // The offer to rate a chat that ended before this page loaded (loadOffer):
+  // a card above the idle views, in the panel only while offered.
+  const offerRating = rater('hd-r-comment', rateOffered);
+  const offerText = h('p', { class: 'intro' });
+  const offerCard = h('section', { class: 'offer', 'aria-labelledby': 'hd-offer-title' },
+    h('h3', { id: 'hd-offer-title', text: 'How was your chat with us?' }),
+    h('button', { type: 'button', class: 'x', 'aria-label': 'Dismiss', title: 'Dismiss', onclick: dismissOffer }, icon(ICON_CLOSE)),
+    offerText, offerRating.form, offerRating.done);
 
   // Leave a message.
   const oName = input({ autocomplete: 'name', maxlength: '100' });
@@ -387,6 +433,9 @@
 
   let pendingLeave = null; // leave_message frame waiting for message_left
   let pendingClose = false; // End chat pressed while offline: sent after welcome
+  let pendingRate = null; // rating frame of the offer card, waiting for rated
+  let offer = null; // {id} of the ended chat the card offers to rate
+  let offerChecked = false; // the history was looked at for an offer
   const openedArticles = new Set(); // suggested articles opened before a conversation existed
 
   // conv is the conversation on screen.
@@ -413,9 +462,8 @@
     ended.hidden = true;
     composer.hidden = false;
     foot.hidden = false;
-    rDone.hidden = tDone.hidden = true;
-    ratingForm.hidden = false;
-    ratingForm.reset();
+    tDone.hidden = true;
+    rating.reset();
     tButton.hidden = false;
     renderFiles();
     showFileErr('');
@@ -468,6 +516,7 @@
     mode = name;
     for (const [k, v] of Object.entries(views)) v.hidden = k !== name;
     renderConn();
+    renderOffer();
   }
 
   // showIdle shows the form for someone not chatting: the pre-chat form
@@ -509,6 +558,7 @@
     panel.hidden = false;
     launcher.setAttribute('aria-expanded', 'true');
     if (!mode) showIdle();
+    loadOffer();
     conv.unread = 0;
     renderBadge();
     refreshStatus();
@@ -531,7 +581,7 @@
       closePanel();
     }
   });
-  for (const el of [pName, pEmail, pQuestion, oName, oEmail, oText, rComment]) {
+  for (const el of [pName, pEmail, pQuestion, oName, oEmail, oText]) {
     el.addEventListener('input', () => {
       pristine = false;
       // A problem shown under a field goes once the field is edited.
@@ -711,11 +761,15 @@
       case 'closed': return onClosed(f);
       case 'ended': return onEnded(f.by);
       case 'rated':
-        ratingForm.hidden = true;
-        rDone.textContent = 'Thanks for rating this chat!';
-        rDone.hidden = false;
-        rDone.focus();
-        scrollLog();
+        if (f.conversation === pendingRate?.conversation) {
+          pendingRate = null;
+          remember(f.conversation);
+          if (f.conversation === offer?.id) offerRating.thanks();
+          if (idle()) disconnect();
+        } else if (f.conversation === conv.id) {
+          rating.thanks();
+          scrollLog();
+        }
         return;
       case 'transcript_sent':
         tButton.hidden = true;
@@ -771,7 +825,8 @@
       pendingClose = false;
       send({ type: 'close' });
     }
-    if (!saved.active && !pendingLeave && conv.mine.size === 0) {
+    if (pendingRate) send(pendingRate);
+    if (idle()) {
       disconnect(); // nothing to do on this socket
       return;
     }
@@ -1038,6 +1093,7 @@
     // ones starts over; the visitor token keeps it the same conversation.
     const reconnect = ws && (v.name !== saved.name || v.email !== saved.email);
     persist({ name: v.name, email: v.email, active: true });
+    offer = null; // a new chat: the next one to rate is this one
     pNotice.hidden = true;
     pArticles.hidden = true;
     if (conv.ended) resetConv();
@@ -1078,24 +1134,8 @@
     if (panelOpen && mode === 'chat') endedHead.focus();
   }
 
-  function sendRating(e) {
-    e.preventDefault();
-    const score = Number(ratingForm.querySelector('input[name="score"]:checked')?.value || 0);
-    rError.hidden = true;
-    if (!score) {
-      rError.textContent = 'Please choose a score from 1 to 5.';
-      rError.hidden = false;
-      stars.querySelector('input').focus();
-      return;
-    }
-    if (!send({ type: 'rating', score, comment: rComment.value.trim() })) {
-      rError.textContent = 'The connection was lost, so the rating could not be sent.';
-      rError.hidden = false;
-    }
-  }
-
   function sendTranscript() {
-    if (!send({ type: 'transcript', email: saved.email || '' })) {
+    if (!send({ type: 'transcript', conversation: conv.id, email: saved.email || '' })) {
       tDone.textContent = 'The connection was lost, so we could not send the transcript.';
       tDone.hidden = false;
     }
@@ -1109,13 +1149,75 @@
     focusView();
   }
 
+  // idle says nothing needs the socket.
+  const idle = () => !saved.active && !pendingLeave && !pendingRate && conv.mine.size === 0;
+
+  // --- rating a chat that ended before this page loaded ---
+
+  // loadOffer looks once a page, when the panel first opens, whether the
+  // visitor's last chat was with an agent, ended less than a day ago and
+  // was never rated; if so the panel offers to rate it. A chat rated or
+  // dismissed here is remembered (saved.asked) and not offered again.
+  async function loadOffer() {
+    if (offerChecked || !saved.visitor || saved.active) return;
+    offerChecked = true;
+    let c;
+    try {
+      const res = await fetch(url('api/chat/history'), { headers: { 'X-Visitor-Token': saved.visitor, Accept: 'application/json' }, credentials: 'omit', cache: 'no-store' });
+      if (!res.ok) return;
+      // Newest first; an open conversation without messages is only a hello's.
+      c = ((await res.json()).conversations || []).find((x) => x.status !== 'open' || x.messages?.length);
+    } catch {
+      return; // offline: the offer is a nicety
+    }
+    if (!c || c.status !== 'closed' || !c.agent_joined || c.rating || asked().includes(c.id) ||
+      !(Date.now() - Date.parse(c.closed_at) < 864e5) || !idle() || mode === 'chat') return;
+    const agent = c.messages?.findLast((m) => m.from === 'agent')?.author;
+    offer = { id: c.id };
+    offerRating.reset();
+    offerText.textContent = `Your chat with ${agent || 'our team'} has ended. Tell us how it went.`;
+    renderOffer();
+  }
+
+  const asked = () => (Array.isArray(saved.asked) ? saved.asked : []);
+  const remember = (id) => persist({ asked: [...asked().filter((x) => x !== id), id].slice(-20) });
+
+  // renderOffer puts the card above the idle views while a chat is
+  // offered for rating; never during a chat.
+  function renderOffer() {
+    if (!offer || mode === 'chat') offerCard.remove();
+    else if (!offerCard.isConnected) prechat.before(offerCard); // moving it would lose focus
+  }
+
+  // rateOffered sends the card's rating on a socket of its own when there
+  // is none; hello opens a new conversation, so the frame names the one
+  // rated.
+  function rateOffered(score, comment) {
+    pendingRate = { type: 'rating', conversation: offer.id, score, comment };
+    offerRating.submit.disabled = true;
+    if (!send(pendingRate)) connect();
+  }
+
+  function offerFailed(text) {
+    pendingRate = null;
+    offerRating.submit.disabled = false;
+    offerRating.error(text);
+  }
+
+  function dismissOffer() {
+    remember(offer.id);
+    offer = null;
+    renderOffer();
+    focusView();
+  }
+
   // --- chat not available, leaving a message ---
 
   // onClosed handles chat becoming unavailable before the conversation
   // started (a refused first message, or a resumed chat not yet queued):
   // what the customer wrote moves to the message form.
   function onClosed(f) {
-    if (pendingLeave || conv.status === 'waiting' || conv.status === 'active') return;
+    if (pendingLeave || pendingRate || conv.status === 'waiting' || conv.status === 'active') return;
     if (mode !== 'chat' && mode !== 'prechat') return;
     const unsent = unsentText();
     persist({ active: false });
@@ -1149,7 +1251,7 @@
     oSubmit.disabled = false;
     oSubmit.textContent = 'Send message';
     oText.value = '';
-    if (!saved.active) disconnect();
+    if (idle()) disconnect();
     lTicket.textContent = `#${f.ticket_id}`;
     lText.textContent = `We’ll reply to ${email} by email, ${name.split(/\s+/)[0]}. Please keep the ticket number handy.`;
     show('left');
@@ -1188,6 +1290,7 @@
       // hello refused (say, a name the server will not take): back to the
       // form with the reason and the question, and no socket.
       const unsent = unsentText();
+      if (pendingRate) offerFailed(f.message || 'The rating could not be sent.');
       disconnect();
       persist({ active: false });
       resetConv();
@@ -1199,8 +1302,10 @@
       return;
     }
     if (f.ref === 'rating') {
-      rError.textContent = f.message || 'The rating could not be saved.';
-      rError.hidden = false;
+      const text = f.message || 'The rating could not be saved.';
+      if (!pendingRate) return rating.error(text);
+      offerFailed(text);
+      if (idle()) disconnect();
       return;
     }
     if (f.ref === 'transcript') {
