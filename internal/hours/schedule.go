@@ -108,6 +108,16 @@ func (s *Schedule) Open(now time.Time) bool {
 // "Mon-Sun 00:00-24:00" with no holidays ahead), never open (a Weekly with no
 // ranges), or closed by holidays for longer than that. Callers should check
 // IsZero before showing the result.
+// LookAheadEnd is where NextChange stops looking: midnight, in the
+// schedule's location, 400 local days after the day of now. For a schedule
+// that does not change before then, it is the earliest the next change can
+// be.
+func (s *Schedule) LookAheadEnd(now time.Time) time.Time {
+	t := s.cur.Load()
+	local := now.In(t.loc)
+	return time.Date(local.Year(), local.Month(), local.Day()+horizonDays, 0, 0, 0, 0, t.loc)
+}
+
 func (s *Schedule) NextChange(now time.Time) time.Time {
 	t := s.cur.Load()
 	open := false

@@ -149,7 +149,8 @@ func TestStatus(t *testing.T) {
 		{name: "open, agents online", spec: hours.DefaultSpec, presence: fakePresence{n: 2}, wantOpen: true, wantChat: true, wantAgent: 2, wantNext: "2026-11-25T18:00:00-08:00"},
 		{name: "closed, agents online", spec: "Sat-Sun 07:00-16:00", presence: fakePresence{n: 1}, wantAgent: 1, wantNext: "2026-11-28T07:00:00-08:00"},
 		{name: "presence down", spec: hours.DefaultSpec, presence: fakePresence{err: errors.New("redis down")}, wantOpen: true, wantNext: "2026-11-25T18:00:00-08:00"},
-		{name: "always open", spec: "Mon-Sun 00:00-24:00", presence: fakePresence{n: 1}, wantOpen: true, wantChat: true, wantAgent: 1},
+		// No change in the 400 days looked at: the end of them, not "".
+		{name: "always open", spec: "Mon-Sun 00:00-24:00", presence: fakePresence{n: 1}, wantOpen: true, wantChat: true, wantAgent: 1, wantNext: "2027-12-30T00:00:00-08:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,9 +45,14 @@ func (s *Server) status(c *fiber.Ctx) error {
 		Timezone:      sched.Location().String(),
 		Hours:         sched.Weekly().String(), // live: admins may change the hours while we run
 	}
-	if next := sched.NextChange(now); !next.IsZero() {
-		out.NextChange = next.In(sched.Location()).Format(time.RFC3339)
+	// Always a time, as the contract says: when the schedule does not
+	// change within the look-ahead (always open, say), the end of it; pages
+	// treat a change more than a year away as none.
+	next := sched.NextChange(now)
+	if next.IsZero() {
+		next = sched.LookAheadEnd(now)
 	}
+	out.NextChange = next.In(sched.Location()).Format(time.RFC3339)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(out)
 }

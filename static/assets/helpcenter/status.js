@@ -41,10 +41,13 @@ async function update(target) {
 
 // formatChange returns the parts of next_change as the shop's clock shows
 // it: {day: "Mon", time: "6:00 AM", zone: "PT"}, or null when there is no
-// usable time. day is "today" or "tomorrow" when that reads better.
+// usable time. day is "today" or "tomorrow" when that reads better. A change
+// more than a year away is none: the server reports the end of its
+// look-ahead when the hours never change (always open).
 function formatChange(next, timeZone, now) {
   const at = new Date(next);
   if (!next || Number.isNaN(at.getTime())) return null;
+  if (at - new Date(now) > 365 * 864e5) return null;
   const zone = validZone(timeZone);
   const parts = (options) => new Intl.DateTimeFormat('en-US', { timeZone: zone, ...options }).formatToParts(at);
   const pick = (list, type) => list.find((p) => p.type === type)?.value ?? '';

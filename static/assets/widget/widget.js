@@ -184,10 +184,11 @@
   }
 
   // opensText says when next_change is, on the shop's clock:
-  // "Mon 6:00 AM PT", "today 6:00 AM PT" or "tomorrow 6:00 AM PT".
+  // "Mon 6:00 AM PT", "today 6:00 AM PT" or "tomorrow 6:00 AM PT"; nothing
+  // for a change more than a year off (the server's "never changes").
   function opensText(next, tz, now) {
     const at = new Date(next);
-    if (!next || Number.isNaN(at.getTime())) return '';
+    if (!next || Number.isNaN(at.getTime()) || at - new Date(now) > 365 * 864e5) return '';
     const zone = validZone(tz);
     const fmt = (o) => new Intl.DateTimeFormat('en-US', { timeZone: zone, ...o }).format(at);
     let day = fmt({ weekday: 'short' });
