@@ -182,17 +182,8 @@ func (c *conn) agentDecline(ctx context.Context, f *inFrame) {
 
 func (c *conn) agentMessage(ctx context.Context, f *inFrame) {
 	s := c.svc
-	clientID, err := cleanClientID(f.ClientID)
-	if err != nil {
-		c.pushErr(inMessage, err, f.ClientID)
-		return
-	}
-	text, err := cleanText("text", f.Text, MaxTextLen, len(f.Attachments) > 0)
-	if err == nil {
-		err = cleanAttachments(f.Attachments)
-	}
-	if err != nil {
-		c.pushErr(inMessage, err, clientID)
+	clientID, text, ok := c.checkMessage(f)
+	if !ok {
 		return
 	}
 	res, err := s.store.Append(ctx, NewMessage{ConversationID: f.Conversation, From: FromAgent, AgentID: c.agent.ID,

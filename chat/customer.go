@@ -173,6 +173,26 @@ func cleanAttachments(ids []int64) error {
 	return nil
 }
 
+// checkMessage validates a message frame (either side's): its client id,
+// text and attachment ids. It answers a bad one with an error frame and
+// reports false.
+func (c *conn) checkMessage(f *inFrame) (clientID, text string, ok bool) {
+	clientID, err := cleanClientID(f.ClientID)
+	if err != nil {
+		c.pushErr(inMessage, err, f.ClientID)
+		return "", "", false
+	}
+	text, err = cleanText("text", f.Text, MaxTextLen, len(f.Attachments) > 0)
+	if err == nil {
+		err = cleanAttachments(f.Attachments)
+	}
+	if err != nil {
+		c.pushErr(inMessage, err, clientID)
+		return "", "", false
+	}
+	return clientID, text, true
+}
+
 // --- frames ---
 
 // customerFrame handles one frame of a customer socket. It returns false
@@ -318,17 +338,8 @@ func (c *conn) customerHello(ctx context.Context, f *inFrame) bool {
 
 func (c *conn) customerMessage(ctx context.Context, f *inFrame) {
 	s := c.svc
-	clientID, err := cleanClientID(f.ClientID)
-	if err != nil {
-		c.pushErr(inMessage, err, f.ClientID)
-		return
-	}
-	text, err := cleanText("text", f.Text, MaxTextLen, len(f.Attachments) > 0)
-	if err == nil {
-		err = cleanAttachments(f.Attachments)
-	}
-	if err != nil {
-		c.pushErr(inMessage, err, clientID)
+	clientID, text, ok := c.checkMessage(f)
+	if !ok {
 		return
 	}
 	enter := false
