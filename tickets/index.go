@@ -35,7 +35,7 @@ import (
 // and what goes into each field. Bump it whenever any of them changes; the
 // index is then rebuilt on start instead of searching terms that were
 // analyzed differently.
-const IndexMappingVersion = 1
+const IndexMappingVersion = 2
 
 // ErrSearchUnavailable answers a search while the index is closed or could
 // not be rebuilt.
@@ -105,11 +105,12 @@ func newIndexMapping() (mapping.IndexMapping, error) {
 	updated.DocValues = true
 	updated.IncludeInAll = false
 
+	// Searches read "all", the subject (boosted) and the email; the text,
+	// requester and tags fields only make up "all" and are not indexed on
+	// their own (version 1 indexed them too, analysing every message twice
+	// for nothing).
 	dm := bleve.NewDocumentStaticMapping()
 	dm.AddFieldMappingsAt(fieldSubject, text())
-	dm.AddFieldMappingsAt(fieldText, text())
-	dm.AddFieldMappingsAt(fieldRequester, text())
-	dm.AddFieldMappingsAt(fieldTags, text())
 	dm.AddFieldMappingsAt(fieldAll, text())
 	dm.AddFieldMappingsAt(fieldEmail, email)
 	dm.AddFieldMappingsAt(fieldUpdated, updated)
