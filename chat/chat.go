@@ -165,6 +165,11 @@ const (
 	MaxCommentLen     = 2000
 	MaxAttachments    = 5 // per message
 	MaxAttachmentSize = 10 << 20
+
+	// What a customer may upload to one conversation in all: files, and
+	// bytes. Agents are trusted staff and not counted.
+	MaxCustomerFiles = 20
+	MaxCustomerBytes = 50 << 20
 )
 
 // Errors returned by the service and the store. Callers branch on them with
@@ -178,6 +183,9 @@ var (
 	ErrAgentNotFound      = apperr.NotFound("agent not found or not available")
 	ErrAgentBusy          = apperr.New(apperr.KindConflict, "that agent has no free chat slot")
 	ErrAttachmentNotFound = apperr.NotFound("attachment not found")
+	ErrTooManyFiles       = apperr.New(apperr.KindTooMany, "this chat already holds the most files a customer may send (20); describe the rest in words or email us")
+	ErrFilesTooLarge      = apperr.New(apperr.KindTooLarge, "the files sent in this chat would exceed 50 MiB; email us larger documents instead")
+	ErrUploadRate         = apperr.New(apperr.KindTooMany, "too many uploads; wait a minute and try again")
 	ErrBadVisitor         = apperr.New(apperr.KindUnauthorized, "unknown or missing visitor token")
 	ErrNoTickets          = apperr.New(apperr.KindUnavailable, "leaving a message is not available")
 	ErrNoMailer           = apperr.New(apperr.KindUnavailable, "emailing transcripts is not available")

@@ -132,6 +132,7 @@ type nodeConfig struct {
 	db       *sqlitedb.DB
 	opts     Options
 	agents   []AgentRef
+	handlers HandlerOptions // PublicURL and AllowedOrigins are set by startNode
 	origins  []string
 	noClose  bool // the test closes the service itself
 	registry bool
@@ -160,7 +161,9 @@ func startNode(t testing.TB, cfg nodeConfig) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandlers(svc, HandlerOptions{PublicURL: testOrigin + "/", AllowedOrigins: cfg.origins})
+	hopts := cfg.handlers
+	hopts.PublicURL, hopts.AllowedOrigins = testOrigin+"/", cfg.origins
+	h := NewHandlers(svc, hopts)
 	n := &node{svc: svc, h: h, agents: map[string]AgentRef{}}
 	for _, a := range cfg.agents {
 		n.agents["token-"+strconv.FormatInt(a.ID, 10)] = a

@@ -23,6 +23,7 @@ import (
 
 	"github.com/printshop/helpdesk/internal/apperr"
 	"github.com/printshop/helpdesk/internal/auth"
+	"github.com/printshop/helpdesk/internal/iplimit"
 )
 
 // HeaderVisitorToken carries a customer's visitor token on HTTP requests.
@@ -37,12 +38,16 @@ type HandlerOptions struct {
 	// allowed to open /ws/chat, for the widget embedded on the shop.
 	// Origins compare exactly, ignoring case.
 	AllowedOrigins []string
+	// UploadsPerMinute and UploadBurst limit customers' uploads per client
+	// address (agents are not limited); defaults 20 and 10.
+	UploadsPerMinute, UploadBurst int
 }
 
 // Handlers serves the chat sockets and the chat HTTP API. Routes are listed
 // in internal/server; see each method for its route and guard.
 type Handlers struct {
 	svc          *Service
+	uploads      *iplimit.Limiter // customers' uploads per client address
 	publicOrigin string
 	origins      map[string]struct{}
 	upgrader     fws.FastHTTPUpgrader
@@ -52,7 +57,14 @@ const localsAgent = "chat.agent"
 
 // NewHandlers returns the chat handlers.
 func NewHandlers(svc *Service, opts HandlerOptions) *Handlers {
-	h := &Handlers{svc: svc, origins: map[string]struct{}{}}
+	perMin, burst := opts.UploadsPerMinute, opts.UploadBurst
+	if perMin <= 0 {
+		perMin = 20
+	}
+	if burst <= 0 {
+		burst = 10
+	}
+	h := &Handlers{svc: svc, origins: map[string]struct{}{}, uploads: iplimit.New(perMin, burst, 10000, nil)}
 	if o, ok := originOf(opts.PublicURL); ok {
 		h.publicOrigin = o
 		h.origins[o] = struct{}{}
@@ -441,6 +453,11 @@ func (h *Handlers) Upload(c *fiber.Ctx) error {
 	ct := sniffType(data)
 	if ct == "" {
 		return apperr.Invalid("file type not allowed: send an image (PNG, JPEG, GIF, WebP), a PDF or plain text")
+	}
+	// Only what would be stored counts against the pace: a refused file
+	// costs nothing to keep.
+	if uploader == string(FromCustomer) && !h.uploads.Allow(c.IP()) {
+		return ErrUploadRate
 	}
 	a := Attachment{
 		AttachmentRef:  AttachmentRef{Name: utils.CopyString(safeFilename(fh.Filename)), ContentType: ct, Size: int64(len(data))},

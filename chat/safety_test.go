@@ -244,27 +244,7 @@ func TestAttachments(t *testing.T) {
 	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 100)...)
 	upload := func(header map[string]string, conv int64, name string, data []byte) (int, attachmentJSON, string) {
 		t.Helper()
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		_ = mw.WriteField("conversation", fmt.Sprint(conv))
-		fw, _ := mw.CreateFormFile("file", name)
-		_, _ = fw.Write(data)
-		_ = mw.Close()
-		req, _ := http.NewRequest(http.MethodPost, n.base+"/api/chat/attachments", &body)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var raw bytes.Buffer
-		_, _ = raw.ReadFrom(resp.Body)
-		var a attachmentJSON
-		_ = json.Unmarshal(raw.Bytes(), &a)
-		return resp.StatusCode, a, raw.String()
+		return n.upload(t, header, conv, name, data)
 	}
 	visitor := map[string]string{HeaderVisitorToken: w.Visitor}
 	agentH := map[string]string{"Authorization": fmt.Sprintf("Bearer token-%d", ann.ID)}
@@ -432,5 +412,95 @@ func TestWriterHandOffLosesNothing(t *testing.T) {
 				t.Fatalf("message %d: no ack within 2s", i)
 			}
 		}
+	}
+}
+
+// upload posts a file to /api/chat/attachments and returns the status, the
+// decoded answer and its raw text.
+func (n *node) upload(t *testing.T, header map[string]string, conv int64, name string, data []byte) (int, attachmentJSON, string) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("conversation", fmt.Sprint(conv))
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, n.base+"/api/chat/attachments", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw bytes.Buffer
+	_, _ = raw.ReadFrom(resp.Body)
+	var a attachmentJSON
+	_ = json.Unmarshal(raw.Bytes(), &a)
+	return resp.StatusCode, a, raw.String()
+}
+
+// A customer's uploads are capped per conversation (files and bytes, in
+// the same transaction as the insert) and paced per client address; the
+// assigned agent is held to neither.
+func TestUploadLimits(t *testing.T) {
+	db := newDB(t)
+	ann := addAgent(t, db, "Ann")
+	n := startNode(t, nodeConfig{db: db, handlers: HandlerOptions{UploadsPerMinute: 1000, UploadBurst: 1000}})
+	ag := n.agent(t, ann)
+	cu := n.customer(t)
+	w := cu.hello("", 0)
+	cu.say("c1", "photos of the smudges coming")
+	ag.expect("offer")
+	ag.send(map[string]any{"type": "accept", "conversation": w.Conversation})
+	ag.expect("assigned")
+	visitor := map[string]string{HeaderVisitorToken: w.Visitor}
+	agentH := map[string]string{"Authorization": fmt.Sprintf("Bearer token-%d", ann.ID)}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 100)...)
+
+	for i := range MaxCustomerFiles {
+		if st, _, body := n.upload(t, visitor, w.Conversation, fmt.Sprintf("p%d.png", i), png); st != http.StatusCreated {
+			t.Fatalf("upload %d: %d %s", i+1, st, body)
+		}
+	}
+	if st, _, body := n.upload(t, visitor, w.Conversation, "one-more.png", png); st != http.StatusTooManyRequests || !strings.Contains(body, "20") {
+		t.Errorf("file %d: %d %s, want 429 saying the limit", MaxCustomerFiles+1, st, body)
+	}
+	if st, _, body := n.upload(t, agentH, w.Conversation, "agent.png", png); st != http.StatusCreated {
+		t.Errorf("the agent's upload after the customer's cap: %d %s", st, body)
+	}
+
+	// Bytes: checked by the store, so no 50 MiB has to travel here.
+	ctx := context.Background()
+	c2 := newConv(t, n.svc.store, "Big", "")
+	big := bytes.Repeat([]byte{'x'}, MaxAttachmentSize)
+	for i := range MaxCustomerBytes / MaxAttachmentSize {
+		if _, err := n.svc.store.SaveAttachment(ctx, Attachment{ConversationID: c2.ID, Uploader: string(FromCustomer),
+			AttachmentRef: AttachmentRef{Name: "scan.txt", ContentType: "text/plain"}, Data: big, CreatedAt: time.Now()}); err != nil {
+			t.Fatalf("file %d within 50 MiB: %v", i+1, err)
+		}
+	}
+	_, err := n.svc.store.SaveAttachment(ctx, Attachment{ConversationID: c2.ID, Uploader: string(FromCustomer),
+		AttachmentRef: AttachmentRef{Name: "one-byte.txt", ContentType: "text/plain"}, Data: []byte("x"), CreatedAt: time.Now()})
+	if !errors.Is(err, ErrFilesTooLarge) {
+		t.Errorf("a byte past 50 MiB: %v, want ErrFilesTooLarge", err)
+	}
+}
+
+func TestUploadRate(t *testing.T) {
+	n := startNode(t, nodeConfig{db: newDB(t), handlers: HandlerOptions{UploadsPerMinute: 1, UploadBurst: 3}})
+	cu := n.customer(t)
+	w := cu.hello("", 0)
+	visitor := map[string]string{HeaderVisitorToken: w.Visitor}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 100)...)
+	for i := range 3 {
+		if st, _, body := n.upload(t, visitor, w.Conversation, "p.png", png); st != http.StatusCreated {
+			t.Fatalf("upload %d within the burst: %d %s", i+1, st, body)
+		}
+	}
+	if st, _, body := n.upload(t, visitor, w.Conversation, "p.png", png); st != http.StatusTooManyRequests || !strings.Contains(body, "wait a minute") {
+		t.Errorf("upload past the burst: %d %s, want 429", st, body)
 	}
 }

@@ -1322,6 +1322,20 @@ func (s *SQLiteStore) SetCustomerEmail(ctx context.Context, conv int64, email st
 func (s *SQLiteStore) SaveAttachment(ctx context.Context, a Attachment) (int64, error) {
 	var id int64
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if a.Uploader == string(FromCustomer) {
+			var files int
+			var bytes int64
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM chat_attachments
+				WHERE conversation_id = ? AND uploader = ?`, a.ConversationID, a.Uploader).Scan(&files, &bytes); err != nil {
+				return err
+			}
+			switch {
+			case files >= MaxCustomerFiles:
+				return ErrTooManyFiles
+			case bytes+int64(len(a.Data)) > MaxCustomerBytes:
+				return ErrFilesTooLarge
+			}
+		}
 		return tx.QueryRowContext(ctx, `INSERT INTO chat_attachments
 			(conversation_id, uploader, name, content_type, size, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			a.ConversationID, a.Uploader, a.Name, a.ContentType, len(a.Data), a.Data, fmtTime(a.CreatedAt)).Scan(&id)

@@ -94,7 +94,11 @@ type Store interface {
 	// SetCustomerEmail stores the email of a conversation that has none.
 	SetCustomerEmail(ctx context.Context, conversationID int64, email string, now time.Time) error
 
-	// SaveAttachment stores an uploaded file and returns its id.
+	// SaveAttachment stores an uploaded file and returns its id. A
+	// customer's upload (Uploader "customer") is refused with
+	// ErrTooManyFiles or ErrFilesTooLarge when the conversation already
+	// holds MaxCustomerFiles of theirs or it would take their bytes past
+	// MaxCustomerBytes; the check and the insert are one transaction.
 	SaveAttachment(ctx context.Context, a Attachment) (int64, error)
 	// Attachment returns an attachment with its data, or ErrAttachmentNotFound.
 	Attachment(ctx context.Context, id int64) (Attachment, error)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/printshop/helpdesk/internal/apperr"
+	"github.com/printshop/helpdesk/internal/iplimit"
 	"github.com/printshop/helpdesk/internal/sqlitedb"
 )
 
@@ -117,7 +118,7 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	hasher  *hasher
-	limiter *ipLimiter
+	limiter *iplimit.Limiter
 }
 
 // New returns a Service storing its data in db.
@@ -129,7 +130,7 @@ func New(db *sqlitedb.DB, opts Options) *Service {
 		now:     func() time.Time { return opts.Now().UTC() },
 		log:     opts.Logger,
 		hasher:  newHasher(opts.Hash, opts.HashConcurrency),
-		limiter: newIPLimiter(opts.LoginPerMinute, opts.LoginBurst, opts.MaxTrackedClients, opts.Now),
+		limiter: iplimit.New(opts.LoginPerMinute, opts.LoginBurst, opts.MaxTrackedClients, opts.Now),
 	}
 }
 

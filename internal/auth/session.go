@@ -73,7 +73,7 @@ func csrfToken(sessionToken string) string {
 //
 // It returns ErrBadCredentials or ErrTooManyAttempts.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Session, error) {
-	if !s.limiter.allow(clientIP) {
+	if !s.limiter.Allow(clientIP) {
 		s.log.WarnContext(ctx, "auth: sign-in rate limited", "client_ip", clientIP)
 		return Session{}, ErrTooManyAttempts
 	}

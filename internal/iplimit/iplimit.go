@@ -1,4 +1,6 @@
-package auth
+// Package iplimit is an in-process token bucket per client address, for
+// the endpoints anyone may call (sign-in, customers' uploads).
+package iplimit
 
 import (
 	"net/netip"
@@ -7,16 +9,16 @@ import (
 	"time"
 )
 
-// ipLimiter is an in-process token bucket per client address. It keeps at
+// Limiter is an in-process token bucket per client address. It keeps at
 // most maxKeys buckets: a full bucket is the same as no bucket, so buckets
 // idle long enough to have refilled are swept (at most once per refill
 // period); when the map is still full, an arbitrary bucket is dropped, which
 // only ever makes the limiter more lenient for that one client.
 //
-// It is per process: with several processes each allows the full rate. The
-// lockout, which is the real defence against guessing, lives in SQLite and is
-// shared.
-type ipLimiter struct {
+// It is per process: with several processes each allows the full rate, so
+// it is a brake on one client, not an exact quota (what must be exact, like
+// sign-in lockout, lives in the database). It is safe for concurrent use.
+type Limiter struct {
 	rate    float64 // tokens per second
 	burst   float64
 	maxKeys int
@@ -32,8 +34,14 @@ type bucket struct {
 	at     time.Time
 }
 
-func newIPLimiter(perMinute, burst, maxKeys int, now func() time.Time) *ipLimiter {
-	return &ipLimiter{
+// New returns a limiter allowing each client perMinute requests a minute
+// with bursts of burst, tracking at most maxKeys clients; now is the clock
+// (time.Now when nil). A perMinute of 0 or less allows everything.
+func New(perMinute, burst, maxKeys int, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{
 		rate:    float64(perMinute) / 60,
 		burst:   float64(burst),
 		maxKeys: maxKeys,
@@ -43,12 +51,12 @@ func newIPLimiter(perMinute, burst, maxKeys int, now func() time.Time) *ipLimite
 }
 
 // refill is how long an empty bucket takes to fill up.
-func (l *ipLimiter) refill() time.Duration {
+func (l *Limiter) refill() time.Duration {
 	return time.Duration(l.burst / l.rate * float64(time.Second))
 }
 
-// allow takes one token from ip's bucket and reports whether there was one.
-func (l *ipLimiter) allow(ip string) bool {
+// Allow takes one token from ip's bucket and reports whether there was one.
+func (l *Limiter) Allow(ip string) bool {
 	if l.rate <= 0 {
 		return true
 	}
@@ -76,7 +84,7 @@ func (l *ipLimiter) allow(ip string) bool {
 }
 
 // evict makes room for one more bucket. Called with l.mu held.
-func (l *ipLimiter) evict(now time.Time) {
+func (l *Limiter) evict(now time.Time) {
 	if now.Sub(l.lastSweep) >= l.refill() {
 		l.lastSweep = now
 		cutoff := now.Add(-l.refill())

@@ -1,4 +1,4 @@
-package auth
+package iplimit
 
 import (
 	"fmt"
@@ -8,28 +8,28 @@ import (
 
 func TestIPLimiter(t *testing.T) {
 	clk := newClock()
-	l := newIPLimiter(20, 20, 100, clk.Now)
+	l := New(20, 20, 100, clk.Now)
 	for i := range 20 {
-		if !l.allow("192.0.2.1") {
+		if !l.Allow("192.0.2.1") {
 			t.Fatalf("attempt %d refused within the burst", i+1)
 		}
 	}
-	if l.allow("192.0.2.1") {
+	if l.Allow("192.0.2.1") {
 		t.Fatal("21st attempt in the same instant allowed")
 	}
-	if !l.allow("192.0.2.2") {
+	if !l.Allow("192.0.2.2") {
 		t.Fatal("another client refused")
 	}
 	clk.Advance(3 * time.Second) // one token at 20/min
-	if !l.allow("192.0.2.1") {
+	if !l.Allow("192.0.2.1") {
 		t.Fatal("refused after a token refilled")
 	}
-	if l.allow("192.0.2.1") {
+	if l.Allow("192.0.2.1") {
 		t.Fatal("allowed twice after one token refilled")
 	}
 	clk.Advance(time.Minute)
 	for i := range 20 {
-		if !l.allow("192.0.2.1") {
+		if !l.Allow("192.0.2.1") {
 			t.Fatalf("attempt %d refused after a full refill", i+1)
 		}
 	}
@@ -52,17 +52,25 @@ func TestIPLimiterKeys(t *testing.T) {
 
 func TestIPLimiterBoundedMemory(t *testing.T) {
 	clk := newClock()
-	l := newIPLimiter(20, 20, 50, clk.Now)
+	l := New(20, 20, 50, clk.Now)
 	for i := range 1000 {
-		l.allow(fmt.Sprintf("198.51.%d.%d", i/256, i%256))
+		l.Allow(fmt.Sprintf("198.51.%d.%d", i/256, i%256))
 		if n := len(l.buckets); n > 50 {
 			t.Fatalf("after %d clients the limiter holds %d buckets, want <= 50", i+1, n)
 		}
 	}
 	// Idle buckets are swept once they would have refilled.
 	clk.Advance(2 * time.Minute)
-	l.allow("203.0.113.1")
+	l.Allow("203.0.113.1")
 	if n := len(l.buckets); n != 1 {
 		t.Fatalf("after the sweep the limiter holds %d buckets, want 1", n)
 	}
 }
+
+// clock is a settable clock (the limiter is used from one goroutine here).
+type clock struct{ t time.Time }
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time          { return c.t }
+func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
