@@ -273,6 +273,8 @@ func (c *conn) agentTransfer(ctx context.Context, f *inFrame) {
 	if to.ID != 0 {
 		s.publish(ctx, agentTopic(to.ID), event{Kind: evAssign, Conv: cv.ID, Frame: mustJSON(assignedAgentJSON(cv, true))})
 		s.publishFrame(ctx, convTopic(cv.ID), toCustomer, "", assignedCustomerFrame{Type: "assigned", Conversation: cv.ID, Agent: agentJSON{Name: to.Name}})
+	} else {
+		s.publishFrame(ctx, convTopic(cv.ID), toCustomer, "", unassignedFrame{Type: "unassigned", Conversation: cv.ID, Reason: "transferred"})
 	}
 	s.kickRouting(true)
 }

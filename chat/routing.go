@@ -80,6 +80,7 @@ func (s *Service) reclaim(ctx context.Context) {
 		s.log.InfoContext(ctx, "chat: agent gone; chat back in the queue", "conversation", id, "agent", r.AgentID)
 		s.m.reclaimed.WithLabelValues("agent_gone").Inc()
 		s.publishMessage(ctx, r.Message)
+		s.publishFrame(ctx, convTopic(id), toCustomer, "", unassignedFrame{Type: "unassigned", Conversation: id, Reason: "agent_gone"})
 		if r.AgentID != 0 {
 			// A tab that comes back gets this, or finds out at its resync.
 			s.publish(ctx, agentTopic(r.AgentID), event{Kind: evUnassign, Conv: id,

@@ -464,6 +464,9 @@ func TestTransfer(t *testing.T) {
 	// Back to the queue: Ann is online and gets the offer.
 	b.send(map[string]any{"type": "transfer", "conversation": w.Conversation, "queue": true})
 	b.expect("unassigned")
+	if f := cu.expect("unassigned"); f.Conversation != w.Conversation || f.Reason != "transferred" {
+		t.Fatalf("customer's unassigned = %+v", f)
+	}
 	cu.expect("queue", func(f frame) bool { return f.Position == 1 })
 	a.expect("offer", func(f frame) bool { return f.Conversation == w.Conversation })
 }
@@ -681,6 +684,9 @@ func TestGonePeopleReleaseChats(t *testing.T) {
 	cu.expect("message", func(f frame) bool { return f.From == "system" && strings.Contains(f.Text, "lost their connection") })
 	if waited := time.Since(start); waited < 300*time.Millisecond {
 		t.Errorf("chat requeued after %s, before the grace period", waited)
+	}
+	if f := cu.expect("unassigned"); f.Reason != "agent_gone" {
+		t.Fatalf("customer's unassigned = %+v", f)
 	}
 	cu.expect("queue", func(f frame) bool { return f.Position == 1 })
 	if st, _ := status(w.Conversation); st != "waiting" {

@@ -687,6 +687,48 @@ test('a chat that ended before a reload is offered for rating, once', async (t) 
   }
 });
 
+test('a chat sent back to the queue shows the customer waiting again, until the next agent joins', async (t) => {
+  const name = `Quinn Queue ${RUN}`;
+  const question = `Can I swap my order to high-yield cartridges? ${RUN}`;
+  const agent = await agentSocket();
+  const c = await customerPage();
+  const { page, widget } = c;
+  const panel = widget.getByRole('dialog');
+  const banner = (text) => panel.getByRole('status').filter({ hasText: text });
+  try {
+    await t.test('the agent accepts, then sends the chat back to the queue', async () => {
+      await page.goto(`${BASE}/demo`);
+      await widget.getByRole('button', { name: 'Chat with us' }).click();
+      await panel.getByText('We’re online').waitFor();
+      await panel.getByRole('textbox', { name: 'Your name' }).fill(name);
+      await panel.getByRole('textbox', { name: 'Email' }).fill(`quinn.${RUN}@customer.example`);
+      await panel.getByRole('textbox', { name: 'How can we help?' }).fill(question);
+      await panel.getByRole('button', { name: 'Start chat' }).click();
+      const offer = await agent.waitFrame('the offer', (f) => f.type === 'offer' && f.preview === question, 40_000);
+      await agent.send({ type: 'accept', conversation: offer.conversation });
+      await banner(`You’re chatting with ${AGENT.name}`).waitFor();
+      const offersBefore = (await agent.frames()).filter((f) => f.type === 'offer' && f.conversation === offer.conversation).length;
+      await agent.send({ type: 'transfer', conversation: offer.conversation, queue: true });
+      await panel.locator('.msg.system').filter({ hasText: 'went back to the queue' }).waitFor();
+      await banner(/You’re next in line|You’re number \d+ in line|Waiting for the next available agent/).waitFor();
+      assert.equal(await banner(`You’re chatting with ${AGENT.name}`).count(), 0, 'the banner no longer names the agent');
+      await shot(page, '25-back-in-queue');
+
+      // The only agent online is offered it again and takes it back.
+      await waitFor('the second offer', async () =>
+        (await agent.frames()).filter((f) => f.type === 'offer' && f.conversation === offer.conversation).length > offersBefore, 40_000);
+      await agent.send({ type: 'accept', conversation: offer.conversation });
+      await banner(`You’re chatting with ${AGENT.name}`).waitFor();
+      await agent.send({ type: 'close', conversation: offer.conversation });
+      await panel.getByRole('heading', { name: `${AGENT.name} ended the chat` }).waitFor();
+    });
+    assert.deepEqual(c.problems, [], 'the page logged errors');
+  } finally {
+    await c.context.close();
+    await agent.close();
+  }
+});
+
 test('on a phone the panel fills the screen', async (t) => {
   const agent = await agentSocket(); // so that chat is available
   const c = await customerPage({ width: 375, height: 740 });

@@ -746,6 +746,16 @@
         cArticles.hidden = true;
         setBanner(`You’re chatting with ${conv.agent}`);
         return;
+      case 'unassigned':
+        // Back in the queue (sent back, or the agent lost their
+        // connection): queue frames follow, then the next agent.
+        if (f.conversation === conv.id && !conv.ended) {
+          conv.status = 'waiting';
+          conv.agent = null;
+          typing.textContent = '';
+          setBanner('Waiting for the next available agent');
+        }
+        return;
       case 'typing':
         conv.typingAt = Date.now();
         typing.textContent = `${f.author || conv.agent || 'The agent'} is typing…`;
