@@ -425,21 +425,14 @@ func (n *node) upload(t *testing.T, header map[string]string, conv int64, name s
 	fw, _ := mw.CreateFormFile("file", name)
 	_, _ = fw.Write(data)
 	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, n.base+"/api/chat/attachments", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	h := map[string]string{"Content-Type": mw.FormDataContentType()}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var raw bytes.Buffer
-	_, _ = raw.ReadFrom(resp.Body)
+	st, raw, _ := httpDo(t, http.MethodPost, n.base+"/api/chat/attachments", h, &body)
 	var a attachmentJSON
-	_ = json.Unmarshal(raw.Bytes(), &a)
-	return resp.StatusCode, a, raw.String()
+	_ = json.Unmarshal(raw, &a)
+	return st, a, string(raw)
 }
 
 // A customer's uploads are capped per conversation (files and bytes, in

@@ -505,7 +505,13 @@ func TestDeflection(t *testing.T) {
 
 func httpGet(t *testing.T, url string, header map[string]string) (int, []byte, http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return httpDo(t, http.MethodGet, url, header, nil)
+}
+
+// httpDo sends one request and returns the status, the body and the headers.
+func httpDo(t *testing.T, method, url string, header map[string]string, body io.Reader) (int, []byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -514,8 +520,8 @@ func httpGet(t *testing.T, url string, header map[string]string) (int, []byte, h
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, resp.Header
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, resp.Header
 }
 
 func TestVisitorIsolation(t *testing.T) {
