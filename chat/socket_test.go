@@ -665,7 +665,7 @@ func TestGonePeopleReleaseChats(t *testing.T) {
 	db := newDB(t)
 	ann, bob := addAgent(t, db, "Ann"), addAgent(t, db, "Bob")
 	n := startNode(t, nodeConfig{db: db, opts: Options{Capacity: 1,
-		AgentGone: 300 * time.Millisecond, CustomerGone: 600 * time.Millisecond}})
+		AgentGone: 300 * time.Millisecond, CustomerGone: 1500 * time.Millisecond}})
 	status := func(conv int64) (st, closedBy string) {
 		t.Helper()
 		if err := db.R.QueryRow(`SELECT status, closed_by FROM chat_conversations WHERE id = ?`, conv).Scan(&st, &closedBy); err != nil {
@@ -712,9 +712,9 @@ func TestGonePeopleReleaseChats(t *testing.T) {
 	w2 := cu2.hello("", 0)
 	cu2.say("c1", "is anyone there?")
 	cu2.expect("queue")
-	time.Sleep(2 * time.Second)
+	time.Sleep(3500 * time.Millisecond) // over twice CustomerGone
 	if st, _ := status(w2.Conversation); st != "waiting" {
-		t.Fatalf("a connected customer's chat is %s after 2s", st)
+		t.Fatalf("a connected customer's chat is %s after 3.5s", st)
 	}
 	// They give up and close the tab: the chat is closed for them.
 	cu2.conn.Close()
