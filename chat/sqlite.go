@@ -615,9 +615,13 @@ func (s *SQLiteStore) Messages(ctx context.Context, conv, afterSeq int64, limit 
 
 // --- routing ---
 
+// inList is ids as an SQL list of placeholders, with its arguments. An
+// empty list is "()", which SQLite accepts with the meaning sets have: x IN
+// () is false and x NOT IN () is true ("(NULL)" would make NOT IN unknown,
+// so that with nobody online no offer would look stale).
 func inList(ids []int64) (string, []any) {
 	if len(ids) == 0 {
-		return "(NULL)", nil
+		return "()", nil
 	}
 	var b strings.Builder
 	args := make([]any, len(ids))
@@ -1045,16 +1049,6 @@ func (s *SQLiteStore) SeenCustomers(ctx context.Context, convs []int64, now time
 	return nil
 }
 
-// connectedList is in.Connected as an SQL list; empty, it is "()", which
-// SQLite accepts (x NOT IN () is true), unlike inList's "(NULL)" (x NOT IN
-// (NULL) is NULL).
-func connectedList(in ReclaimInput) (string, []any) {
-	if len(in.Connected) == 0 {
-		return "()", nil
-	}
-	return inList(in.Connected)
-}
-
 // reclaimCutoffs are the times before which an agent's or a customer's
 // absence has lasted long enough.
 func reclaimCutoffs(in ReclaimInput) (agent, customer string) {
@@ -1063,7 +1057,7 @@ func reclaimCutoffs(in ReclaimInput) (agent, customer string) {
 
 // NeedsReclaim implements Store.
 func (s *SQLiteStore) NeedsReclaim(ctx context.Context, in ReclaimInput) (bool, error) {
-	list, args := connectedList(in)
+	list, args := inList(in.Connected)
 	agentCut, customerCut := reclaimCutoffs(in)
 	var agents, customers bool
 	err := s.db.R.QueryRowContext(ctx, `SELECT
@@ -1082,7 +1076,7 @@ func (s *SQLiteStore) NeedsReclaim(ctx context.Context, in ReclaimInput) (bool, 
 // Reclaim implements Store.
 func (s *SQLiteStore) Reclaim(ctx context.Context, in ReclaimInput) (ReclaimResult, error) {
 	var res ReclaimResult
-	list, args := connectedList(in)
+	list, args := inList(in.Connected)
 	agentCut, customerCut := reclaimCutoffs(in)
 	now := fmtTime(in.Now)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {

@@ -574,3 +574,29 @@ func TestAppendGroupCommit(t *testing.T) {
 		t.Errorf("conversation after the burst: %+v, %v", cv, err)
 	}
 }
+
+// When the last agent leaves, their pending offer is stale at once, not
+// only once it expires.
+func TestNeedsRoutingWithNobodyOnline(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	st := NewSQLiteStore(db)
+	ann := addAgent(t, db, "Ann")
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	c := newConv(t, st, "Pat", "")
+	if _, err := st.Append(ctx, NewMessage{ConversationID: c.ID, From: FromCustomer, ClientID: "1", Text: "hi", EnterQueue: true}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Route(ctx, RouteInput{Online: []int64{ann.ID}, Capacity: 3, OfferTimeout: 30 * time.Second, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	in := RouteInput{Capacity: 3, OfferTimeout: 30 * time.Second, Now: now.Add(time.Second)}
+	need, err := st.NeedsRouting(ctx, in)
+	if err != nil || !need {
+		t.Fatalf("NeedsRouting with nobody online and an offer pending = %v, %v", need, err)
+	}
+	ch, err := st.Route(ctx, in)
+	if err != nil || len(ch) != 1 || ch[0].Offered || ch[0].Reason != "offline" {
+		t.Fatalf("Route = %+v, %v; want the offer withdrawn as offline", ch, err)
+	}
+}

@@ -495,7 +495,7 @@ var (
 	// "On Tue, Mar 3, 2026 at 10:15 AM Jane <jane@example.com> wrote:" and
 	// its translations; the header may wrap over up to three lines.
 	attributionStart = regexp.MustCompile(`(?i)^(on|am|le|el|op|il|em|den|på|dne)\b`)
-	attributionVerb  = regexp.MustCompile(`(?i)\b(wrote|writes|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev|napsal|kirjoitti)\b`)
+	attributionVerb  = regexp.MustCompile(`(?i)\b(` + strings.Join(attributionVerbs[:], "|") + `)\b`)
 	// Outlook's separator and header block.
 	originalMessage = regexp.MustCompile(`(?i)^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{2,}$`)
 	// qmail and Exim bounces quote the returned message after these.
@@ -591,8 +591,9 @@ func isOutlookHeader(rest []string) bool {
 	return false
 }
 
-// attributionVerbs are "wrote" in the languages whose replies we see (as
-// in attributionVerb), lowercase.
+// attributionVerbs are "wrote" in the languages whose replies we see,
+// lowercase, with no regexp metacharacters (attributionVerb is built from
+// them).
 var attributionVerbs = [...]string{"wrote", "writes", "schrieb", "a écrit", "escribió", "schreef", "ha scritto", "escreveu", "skrev", "napsal", "kirjoitti"}
 
 // endsWithAttributionVerb reports whether s ends with one of

@@ -231,13 +231,21 @@ func (h *Handlers) Demo(c *fiber.Ctx) error {
 // credentials are allowed and no preflight is needed (the widget sends
 // only simple GETs), so nothing beyond what anyone may fetch is exposed.
 func (h *Handlers) CORS(c *fiber.Ctx) error {
-	c.Vary(fiber.HeaderOrigin) // the answer depends on it, for any cache
-	if o := c.Get(fiber.HeaderOrigin); o != "" {
-		if _, ok := h.origins[strings.ToLower(o)]; ok {
-			c.Set(fiber.HeaderAccessControlAllowOrigin, o)
-		}
-	}
+	h.allowOrigin(c)
 	return c.Next()
+}
+
+// allowOrigin sends Access-Control-Allow-Origin when the request comes
+// from an allowed site origin, and reports whether it did. The answer
+// depends on the Origin header, which Vary says, for any cache.
+func (h *Handlers) allowOrigin(c *fiber.Ctx) bool {
+	c.Vary(fiber.HeaderOrigin)
+	o := c.Get(fiber.HeaderOrigin)
+	if _, ok := h.origins[strings.ToLower(o)]; !ok || o == "" {
+		return false
+	}
+	c.Set(fiber.HeaderAccessControlAllowOrigin, o)
+	return true
 }
 
 // VisitorCORS is CORS for the endpoints the widget calls with its visitor
@@ -248,12 +256,8 @@ func (h *Handlers) CORS(c *fiber.Ctx) error {
 // agent's session) is ever used from the shop's pages; the token alone
 // reaches only its own conversations.
 func (h *Handlers) VisitorCORS(c *fiber.Ctx) error {
-	c.Vary(fiber.HeaderOrigin)
-	o := c.Get(fiber.HeaderOrigin)
-	_, allowed := h.origins[strings.ToLower(o)]
-	allowed = allowed && o != ""
+	allowed := h.allowOrigin(c)
 	if allowed {
-		c.Set(fiber.HeaderAccessControlAllowOrigin, o)
 		c.Set(fiber.HeaderAccessControlExposeHeaders, fiber.HeaderContentDisposition)
 	}
 	if c.Method() != fiber.MethodOptions {
